@@ -1,0 +1,73 @@
+"""Each loss against values worked out by hand on tiny arrays (3 classes, so the sums are short)."""
+import math
+
+import numpy as np
+import pytest
+
+from distill.losses import DistillationLoss, LabelAccuracy, pack_targets
+
+S = np.array([[1.0, 2.0, 0.0]], np.float32)  # student logits
+T_LOGITS = np.array([[2.0, 0.0, 0.0]])  # teacher logits
+LABEL = np.array([1])
+Y = pack_targets(LABEL, T_LOGITS)
+
+
+def value(kind, **kw):
+    return float(DistillationLoss(kind, **kw)(Y, S))
+
+
+def test_pack_targets():
+    y = pack_targets([3, 7], [[0.5] * 10, [1.5] * 10])
+    assert y.shape == (2, 11) and y.dtype == np.float32 and list(y[:, 0]) == [3, 7] and y[1, 1] == 1.5
+
+
+def test_mse_is_the_mean_square_logit_gap():
+    # ((1-2)^2 + (2-0)^2 + (0-0)^2) / 3
+    assert value("mse") == pytest.approx(5 / 3, rel=1e-6)
+
+
+def test_hard_is_cross_entropy_with_the_label():
+    # -log softmax(s)[1] = log(e^1 + e^2 + e^0) - 2
+    assert value("hard") == pytest.approx(math.log(math.e + math.e**2 + 1) - 2, rel=1e-6)
+    assert value("hard") == pytest.approx(0.407606, abs=1e-6)
+
+
+def test_kd_with_temperature_and_alpha():
+    t, alpha = 2.0, 0.7
+    # teacher soft targets: softmax([2, 0, 0] / 2) = softmax([1, 0, 0])
+    z = math.e + 2
+    p = [math.e / z, 1 / z, 1 / z]
+    # student log-probabilities at T: log_softmax([0.5, 1, 0])
+    lse = math.log(math.exp(0.5) + math.exp(1.0) + 1.0)
+    logq = [0.5 - lse, 1.0 - lse, 0.0 - lse]
+    soft = -sum(pi * lq for pi, lq in zip(p, logq)) * t * t
+    hard = math.log(math.e + math.e**2 + 1) - 2
+    expected = alpha * soft + (1 - alpha) * hard
+    assert expected == pytest.approx(3.427037, abs=1e-6)
+    assert value("kd", temperature=t, alpha=alpha) == pytest.approx(expected, rel=1e-6)
+
+
+def test_kd_limits():
+    assert value("kd", temperature=3.0, alpha=0.0) == pytest.approx(value("hard"), rel=1e-6)
+    # alpha = 1, T = 1 and a student equal to its teacher: the loss is the teacher's entropy
+    same = DistillationLoss("kd", temperature=1.0, alpha=1.0)(Y, T_LOGITS.astype(np.float32))
+    p = np.exp(T_LOGITS[0]) / np.exp(T_LOGITS[0]).sum()
+    assert float(same) == pytest.approx(-(p * np.log(p)).sum(), rel=1e-6)
+
+
+def test_batch_mean_and_label_accuracy():
+    y = pack_targets([1, 0], [[2, 0, 0], [0, 0, 3]])
+    s = np.array([[1, 2, 0], [0, 0, 0]], np.float32)
+    # row 2: ((0)^2 + 0 + 3^2) / 3 = 3
+    assert float(DistillationLoss("mse")(y, s)) == pytest.approx((5 / 3 + 3) / 2, rel=1e-6)
+    acc = LabelAccuracy()
+    acc.update_state(y, s)  # row 1 predicts 1 (right), row 2 ties -> argmax 0 (right)
+    assert float(acc.result()) == 1.0
+
+
+@pytest.mark.parametrize("kw, message", [({"kind": "kl"}, "unknown loss 'kl'"),
+                                         ({"temperature": 0}, "temperature must be > 0"),
+                                         ({"alpha": 1.2}, r"alpha must be in \[0, 1\]")])
+def test_bad_arguments(kw, message):
+    with pytest.raises(ValueError, match=message):
+        DistillationLoss(**{"kind": "kd", **kw})

@@ -1,0 +1,102 @@
+import pytest
+
+from conftest import default_params, files_under, run_stage
+from distill import params as P
+from distill.params import ParamsError
+
+SCHEMA = {
+    "epochs": P.integer(min=1),
+    "rate": P.number(above=0),
+    "alpha": P.number(min=0, max=1),
+    "loss": P.choice("mse", "kd", "hard"),
+    "sizes": P.list_of(P.integer(min=1)),
+    "widths": P.widths(),
+    "note": P.optional(P.string()),
+}
+GOOD = {"epochs": 3, "rate": 0.5, "alpha": 1, "loss": "kd", "sizes": [2, 3], "widths": "8-16", "note": None}
+
+
+def check(**over):
+    return P.section("s", SCHEMA, params={"s": {**GOOD, **over}})
+
+
+def test_valid_section_is_normalised():
+    p = check()
+    assert p["alpha"] == 1.0 and isinstance(p["alpha"], float) and p["widths"] == (8, 16)
+    assert check(widths=6)["widths"] == (6,) and check(widths=[4, 8])["widths"] == (4, 8)
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"epochs": 0}, "s.epochs: must be >= 1, got 0"),
+    ({"epochs": -2}, "s.epochs: must be >= 1, got -2"),
+    ({"epochs": 2.5}, "s.epochs: must be an integer, got 2.5 (float)"),
+    ({"epochs": "3"}, "s.epochs: must be an integer, got '3'"),
+    ({"epochs": True}, "s.epochs: must be an integer, got True (bool)"),
+    ({"rate": 0}, "s.rate: must be > 0, got 0"),
+    ({"alpha": 1.5}, "s.alpha: must be <= 1, got 1.5"),
+    ({"alpha": -0.1}, "s.alpha: must be >= 0, got -0.1"),
+    ({"loss": "kl"}, "s.loss: must be one of mse, kd, hard; got 'kl'"),
+    ({"sizes": []}, "s.sizes: must not be empty"),
+    ({"sizes": 4}, "s.sizes: must be a list, got 4 (int)"),
+    ({"sizes": [2, 0]}, "s.sizes[1]: must be >= 1, got 0"),
+    ({"sizes": [2, 2]}, "s.sizes: lists 2 twice"),
+    ({"widths": "8-x"}, "s.widths: must be widths like"),
+    ({"widths": 0}, "s.widths: widths must be between 1 and 4096, got 0"),
+    ({"note": 5}, "s.note: must be a non-empty string, got 5 (int)"),
+])
+def test_bad_values_name_the_key(over, message):
+    with pytest.raises(ParamsError) as e:
+        check(**over)
+    assert f"params.yaml: {message}" in str(e.value)
+
+
+def test_unknown_key_is_refused_with_a_hint():
+    with pytest.raises(ParamsError, match=r"s.epoch: unknown key .*did you mean 'epochs'\?"):
+        P.section("s", SCHEMA, params={"s": {**GOOD, "epoch": 3}})
+
+
+def test_missing_key_and_section():
+    bad = dict(GOOD)
+    del bad["rate"]
+    with pytest.raises(ParamsError, match="params.yaml: s.rate: missing"):
+        P.section("s", SCHEMA, params={"s": bad})
+    with pytest.raises(ParamsError, match="params.yaml: missing section 'student'; found 'studnet', a typo?"):
+        P.section("student", SCHEMA, params={"studnet": GOOD})
+    with pytest.raises(ParamsError, match="params.yaml: s: must be a mapping, got 'oops'"):
+        P.section("s", SCHEMA, params={"s": "oops"})
+
+
+def test_missing_or_malformed_file(tmp_path):
+    with pytest.raises(ParamsError, match="params.yaml: file not found"):
+        P.load(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("teacher: [1, 2\n")
+    with pytest.raises(ParamsError, match="params.yaml: not valid YAML"):
+        P.load(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ParamsError, match="params.yaml: must be a mapping of sections, got list"):
+        P.load(tmp_path / "params.yaml")
+
+
+def test_default_params_pass_every_stage_schema():
+    import importlib
+
+    params = default_params()
+    for stage, section in [("fetch", "fetch"), ("teacher", "teacher"), ("teacher_outputs", "teacher_outputs")]:
+        module = importlib.import_module(f"stages.{stage}")
+        P.section(section, module.SCHEMA, params=params)
+
+
+@pytest.mark.parametrize("stage, section, key, value, message", [
+    ("teacher", "teacher", "epochs", 0, "teacher.epochs: must be >= 1, got 0"),
+    ("teacher", "teacher", "optimizer", "adamw", "teacher.optimizer: must be one of adam, sgd, rmsprop, adadelta"),
+    ("teacher", "teacher", "warmup_epochs", 99, "teacher.warmup_epochs: must be < teacher.epochs"),
+    ("fetch", "fetch", "sources", [], "fetch.sources: must not be empty"),
+    ("teacher_outputs", "teacher_outputs", "features_dtype", "int8", "teacher_outputs.features_dtype: must be one of"),
+])
+def test_stage_refuses_bad_params_before_work(tmp_path, stage, section, key, value, message):
+    params = default_params()
+    params[section][key] = value
+    r = run_stage(stage, tmp_path, params)
+    assert r.returncode == 1 and f"{stage}: error: params.yaml: {message}" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert files_under(tmp_path) == ["params.yaml"]

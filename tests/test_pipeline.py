@@ -1,0 +1,111 @@
+"""End-to-end smoke test: the real pipeline, shrunk, in a temporary git + DVC repo.
+
+Runs on real MNIST from ../shared/data/mnist when that folder sits beside the project (as in CI),
+else on small IDX files made here. Checks what DVC runs, and that it skips what did not change.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, make_dataset
+
+SHARED = ROOT.parent / "shared" / "data" / "mnist"
+COPY = ["dvc.yaml", "params.yaml", "stages", "distill", ".dvcignore", ".gitignore"]
+
+
+def shrink(params, mirror, files=None):
+    """A few thousand images and one epoch: the whole pipeline in a minute or two."""
+    f = params["fetch"]
+    f.update(sources=["mirror"], mirror=str(mirror), train_images=3000, test_images=1000)
+    if files:
+        f.update(files=files, train_images=None, test_images=None)
+    params["teacher"].update(epochs=1, batch_size=64)
+    return params
+
+
+class Project:
+    def __init__(self, path):
+        self.path = path
+        bin_dir = str(Path(sys.executable).parent)
+        self.env = {
+            **os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": "3",
+            "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+        }
+        self.env.pop("MNIST_MIRROR", None)
+
+    def run(self, *cmd, check=True, timeout=1200):
+        r = subprocess.run(cmd, cwd=self.path, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def dvc(self, *args, **kw):
+        return self.run(sys.executable, "-m", "dvc", *args, **kw)
+
+    def params(self):
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def set_params(self, params):
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def commit(self, message):
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+
+def ran(output):
+    """Names of the stages a dvc repro / exp run actually ran."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pipeline")
+    for name in COPY:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, path / name)
+    for cache in path.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    p = Project(path)
+    p.run("git", "init", "-q", "-b", "main")
+    p.dvc("init", "-q")
+    p.dvc("config", "core.analytics", "false")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    if SHARED.is_dir():
+        shrink(params, SHARED)
+    else:
+        shrink(params, path.parent / "mirror", files=make_dataset(path.parent / "mirror", 3000, 1000))
+    p.set_params(params)
+    p.commit("pipeline, shrunk")
+    return p
+
+
+def test_repro_runs_every_stage(project):
+    r = project.dvc("repro")
+    assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs"}
+    teacher = yaml.safe_load((project.path / "metrics" / "teacher.json").read_text())
+    assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1
+    for split, n in (("train", 3000), ("test", 1000)):
+        logits = project.path / "data" / "teacher_outputs" / f"{split}_logits.npy"
+        import numpy as np
+
+        assert np.load(logits).shape == (n, 10)
+        assert np.load(project.path / "data" / "teacher_outputs" / f"{split}_features.npy",
+                       mmap_mode="r").shape == (n, 9216)
+    if SHARED.is_dir():  # real MNIST: one epoch on 3000 images is already far above chance
+        assert teacher["accuracy"] > 0.8
+    project.commit("first run")
+
+
+def test_second_repro_runs_nothing(project):
+    r = project.dvc("repro")
+    assert ran(r.stdout) == set(), r.stdout
+    assert project.dvc("status").stdout.strip().endswith("Data and pipelines are up to date.")
+

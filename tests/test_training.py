@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from distill import losses, models, training
+
+
+def test_batches_cover_each_row_once_in_a_seeded_order(tmp_path):
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float16, (10, 3))
+    x[:] = np.arange(30).reshape(10, 3)
+    x.flush()
+    x = np.load(tmp_path / "x.npy", mmap_mode="r")
+    y = np.arange(10)
+    b = training.Batches(x, y, batch_size=4, seed=1)
+    assert len(b) == 3
+    epoch1 = [b[i] for i in range(len(b))]
+    assert sorted(np.concatenate([yb for _, yb in epoch1]).tolist()) == list(range(10))
+    xb, yb = epoch1[0]
+    assert xb.dtype == np.float32 and np.array_equal(xb[:, 0], yb * 3)  # rows stay paired with labels
+    again = training.Batches(x, y, batch_size=4, seed=1)
+    assert all(np.array_equal(a[1], c[1]) for a, c in zip(epoch1, [again[i] for i in range(3)]))
+    b.on_epoch_end()
+    assert np.concatenate([b[i][1] for i in range(3)]).tolist() != np.concatenate([yb for _, yb in epoch1]).tolist()
+
+
+def test_learning_rate_schedules():
+    assert training.learning_rate(0.1, "constant", 100) == 0.1
+    cos = training.learning_rate(0.1, "cosine", 100)
+    assert float(cos(0)) == pytest.approx(0.1) and float(cos(50)) == pytest.approx(0.05, abs=1e-6)
+    assert float(cos(100)) == pytest.approx(0.0, abs=1e-7)
+    warm = training.learning_rate(0.1, "constant", 100, warmup_steps=10)
+    assert float(warm(5)) == pytest.approx(0.05) and float(warm(10)) == pytest.approx(0.1)
+    assert float(warm(90)) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        training.learning_rate(0.1, "step", 100)
+
+
+def _fit(seed):
+    training.set_determinism(seed)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 28, 28, 1), dtype=np.float32)
+    y = losses.pack_targets(rng.integers(0, 10, 64), rng.normal(size=(64, 10)))
+    model = models.student("cnn", (4, 8), dropout=0.1)
+    training.fit_student(model, losses.DistillationLoss("kd", 4.0, 0.5), (x, y, None), epochs=2,
+                         batch_size=16, lr=0.01, seed=seed)
+    return model.get_weights()
+
+
+def test_same_seed_same_weights():
+    a, b, c = _fit(3), _fit(3), _fit(4)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert not all(np.array_equal(u, v) for u, v in zip(a, c))
+
+
+def test_teacher_outputs_are_inference_mode_and_byte_identical(tmp_path):
+    training.set_determinism(0)
+    teacher = models.teacher()
+    x = np.random.default_rng(0).random((30, 28, 28, 1), dtype=np.float32)
+    training.dump_teacher_outputs(teacher, x, str(tmp_path / "a"), batch_size=8)
+    training.dump_teacher_outputs(teacher, x, str(tmp_path / "b"), batch_size=8)
+    for kind in ("logits", "features"):
+        assert (tmp_path / f"a_{kind}.npy").read_bytes() == (tmp_path / f"b_{kind}.npy").read_bytes()
+    logits = np.load(tmp_path / "a_logits.npy")
+    features = np.load(tmp_path / "a_features.npy")
+    assert logits.dtype == np.float32 and logits.shape == (30, 10)
+    assert features.dtype == np.float16 and features.shape == (30, 9216)
+    # dropout off: the same as calling the model in inference mode, not a random draw
+    np.testing.assert_allclose(logits, np.asarray(teacher(x, training=False)), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(logits, np.asarray(teacher(x, training=True)), rtol=1e-5, atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_features.npy", "a_logits.npy",
+                                                          "b_features.npy", "b_logits.npy"]
