@@ -25,7 +25,7 @@ def shrink(params, mirror, files=None):
     f.update(sources=["mirror"], mirror=str(mirror), train_images=3000, test_images=1000)
     if files:
         f.update(files=files, train_images=None, test_images=None)
-    params["teacher"].update(epochs=1, batch_size=64)
+    params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
     return params
 
 
