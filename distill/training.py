@@ -54,7 +54,9 @@ def optimizer(name, lr, weight_decay=0.0):
 
 
 class Batches(keras.utils.PyDataset):
-    """Shuffled mini-batches (x as float32, y) gathered from arrays that may be memory-mapped.
+    """Shuffled mini-batches (x, y) gathered from arrays that may be memory-mapped.
+
+    float16 features stay float16 until the model's first layer casts them (half the copying).
 
     The order depends only on `seed` and the epoch, so runs repeat exactly.
     """
@@ -77,8 +79,7 @@ class Batches(keras.utils.PyDataset):
         sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
         idx = np.sort(self.index[sl]) if self.shuffle else sl
         x = self.x[idx]
-        x = self.transform(x) if self.transform else np.asarray(x, dtype=np.float32)
-        return x, self.y[idx]
+        return (self.transform(x) if self.transform else x), self.y[idx]
 
     def on_epoch_end(self):
         self.epoch += 1

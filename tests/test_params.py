@@ -81,7 +81,8 @@ def test_default_params_pass_every_stage_schema():
     import importlib
 
     params = default_params()
-    for stage, section in [("fetch", "fetch"), ("teacher", "teacher"), ("teacher_outputs", "teacher_outputs")]:
+    for stage, section in [("fetch", "fetch"), ("teacher", "teacher"), ("teacher_outputs", "teacher_outputs"),
+                           ("student", "student"), ("sweep", "sweep"), ("evaluate", "evaluate")]:
         module = importlib.import_module(f"stages.{stage}")
         P.section(section, module.SCHEMA, params=params)
 
@@ -92,6 +93,12 @@ def test_default_params_pass_every_stage_schema():
     ("teacher", "teacher", "warmup_epochs", 99, "teacher.warmup_epochs: must be < teacher.epochs"),
     ("fetch", "fetch", "sources", [], "fetch.sources: must not be empty"),
     ("teacher_outputs", "teacher_outputs", "features_dtype", "int8", "teacher_outputs.features_dtype: must be one of"),
+    ("student", "student", "loss", "kl", "student.loss: must be one of mse, kd, hard; got 'kl'"),
+    ("student", "student", "temperature", 0, "student.temperature: must be > 0, got 0"),
+    ("student", "student", "alpha", 1.5, "student.alpha: must be <= 1, got 1.5"),
+    ("student", "student", "hidden", "8-16", "student.hidden: a head student has one hidden layer, got 2 widths"),
+    ("student", "student", "hidden", -3, "student.hidden: widths must be between 1 and 4096, got -3"),
+    ("evaluate", "evaluate", "target_accuracy", 2, "evaluate.target_accuracy: must be <= 1, got 2"),
 ])
 def test_stage_refuses_bad_params_before_work(tmp_path, stage, section, key, value, message):
     params = default_params()
@@ -99,4 +106,26 @@ def test_stage_refuses_bad_params_before_work(tmp_path, stage, section, key, val
     r = run_stage(stage, tmp_path, params)
     assert r.returncode == 1 and f"{stage}: error: params.yaml: {message}" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+    assert files_under(tmp_path) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("args, change, message", [
+    (["head", "6", "kd"], {"hidden": []}, "sweep.head.hidden: must not be empty"),
+    (["head", "6", "kd"], {"loss": ["kd", "kl"]}, "sweep.head.loss[1]: must be one of mse, kd, hard"),
+    (["head", "9", "kd"], {}, "sweep.head: the point 9 kd is not on the grid"),
+    (["head", "6", "kd"], {"hidden": [6, "4-4"]}, "sweep.head.hidden[1]: a head student has one hidden layer"),
+    (["head", "6", "kd"], {"epochs": 3}, "sweep.head.epochs: unknown key"),
+])
+def test_sweep_point_refuses_bad_grid(tmp_path, args, change, message):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    params = default_params()
+    params["sweep"]["head"].update(change)
+    (tmp_path / "params.yaml").write_text(__import__("yaml").safe_dump(params))
+    r = subprocess.run([sys.executable, "-m", "stages.sweep", *args], cwd=tmp_path, capture_output=True, text=True,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 1 and message in r.stderr, r.stderr
     assert files_under(tmp_path) == ["params.yaml"]

@@ -26,6 +26,10 @@ def shrink(params, mirror, files=None):
     if files:
         f.update(files=files, train_images=None, test_images=None)
     params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
+    tiny = {"epochs": 1, "batch_size": 64}
+    params["student"].update(hidden=6, **tiny)
+    params["sweep"]["head"].update(hidden=[4], loss=["kd"])
+    params["sweep"]["head"]["train"].update(tiny)
     return params
 
 
@@ -89,7 +93,7 @@ def project(tmp_path_factory):
 
 def test_repro_runs_every_stage(project):
     r = project.dvc("repro")
-    assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs"}
+    assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs", "student", "sweep@4-kd", "evaluate"}
     teacher = yaml.safe_load((project.path / "metrics" / "teacher.json").read_text())
     assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1
     for split, n in (("train", 3000), ("test", 1000)):
@@ -109,3 +113,40 @@ def test_second_repro_runs_nothing(project):
     assert ran(r.stdout) == set(), r.stdout
     assert project.dvc("status").stdout.strip().endswith("Data and pipelines are up to date.")
 
+
+def metrics_diff(project):
+    """`dvc metrics diff --json` against HEAD: {file: {metric: {"old", "new", "diff"}}}."""
+    import json
+
+    return json.loads(project.dvc("metrics", "diff", "--json").stdout or "{}")
+
+
+def test_exp_run_reruns_only_the_student_and_evaluate(project):
+    before = yaml.safe_load((project.path / "metrics" / "student.json").read_text())
+    r = project.dvc("exp", "run", "-S", "student.hidden=2")
+    assert ran(r.stdout) == {"student", "evaluate"}, r.stdout
+    after = yaml.safe_load((project.path / "metrics" / "student.json").read_text())
+    assert after["hidden"] == 2 and after["params"] == 9216 * 2 + 2 + 2 * 10 + 10 + 18816
+    diff = metrics_diff(project)["metrics/student.json"]
+    assert diff["params"] == {"old": before["params"], "new": after["params"],
+                              "diff": after["params"] - before["params"]}
+    if SHARED.is_dir():  # on real MNIST a 2-unit head is far worse than a 6-unit one
+        assert after["accuracy"] < before["accuracy"]
+    if after["accuracy"] != before["accuracy"]:
+        assert diff["accuracy"]["old"] == before["accuracy"] and diff["accuracy"]["new"] == after["accuracy"]
+    shown = project.dvc("metrics", "diff").stdout
+    assert "metrics/student.json" in shown and "params" in shown
+    project.commit("hidden 2")
+
+
+def test_adding_a_sweep_point_trains_only_that_point(project):
+    params = project.params()
+    params["sweep"]["head"]["hidden"] = [4, 5]
+    project.set_params(params)
+    r = project.dvc("repro")
+    assert ran(r.stdout) == {"sweep@5-kd", "evaluate"}, r.stdout
+    summary = yaml.safe_load((project.path / "metrics" / "summary.json").read_text())
+    assert set(summary) >= {"teacher", "student", "smallest_at_target"}
+    for png in ("accuracy_vs_params", "accuracy_vs_compression", "confusion", "training"):
+        assert (project.path / "metrics" / "plots" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+    project.commit("sweep 4, 5")

@@ -1,0 +1,153 @@
+"""Evaluation: student records, the summary, and the plots people look at.
+
+A record is one trained network's facts (name, arch, hidden, loss, params, accuracy, compression,
+agreement, ...), written as JSON by the stage that trained it; `evaluate` only gathers them.
+"""
+import csv
+
+import numpy as np
+
+from . import files, models
+
+# The seed's published sweep: head students, MSE on logits, hidden h -> test accuracy.
+SEED = {2: 0.4211, 3: 0.7185, 4: 0.9199, 5: 0.9423, 6: 0.9626, 7: 0.9699}
+
+
+def head_params(hidden):
+    """Params of a seed-style head student, counting the teacher's conv layers it runs on."""
+    return models.TEACHER_FEATURES * hidden + hidden + hidden * 10 + 10 + models.TEACHER_CONV_PARAMS
+
+
+def seed_records():
+    return [
+        {"name": f"seed-head-{h}-mse", "arch": "head", "hidden": h, "loss": "mse", "params": head_params(h),
+         "accuracy": acc, "compression": round(models.TEACHER_PARAMS / head_params(h), 2)}
+        for h, acc in SEED.items()
+    ]
+
+
+def accuracy(logits, labels):
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def agreement(logits, teacher_logits):
+    """Share of images where the student's top-1 class equals the teacher's."""
+    return float(np.mean(np.argmax(logits, axis=1) == np.argmax(teacher_logits, axis=1)))
+
+
+def test_reference(outputs="data/teacher_outputs"):
+    """(test labels, teacher test logits): what every student is scored against."""
+    return files.load_npz("data/mnist.npz")["y_test"], files.load_npy(f"{outputs}/test_logits.npy", mmap=False)
+
+
+def hidden_value(widths):
+    """`hidden` as records show it: an int for one layer, "8-16-32" for several."""
+    return widths[0] if len(widths) == 1 else "-".join(map(str, widths))
+
+
+def student_record(arch, widths, loss, model, test_logits, labels, teacher_logits, seconds, train):
+    params = models.deployed_params(arch, model)
+    return {
+        "name": models.spec_name(arch, widths, loss),
+        "arch": arch,
+        "hidden": hidden_value(widths),
+        "widths": list(widths),
+        "loss": loss,
+        "params": params,
+        "accuracy": round(accuracy(test_logits, labels), 6),
+        "compression": round(models.TEACHER_PARAMS / params, 2),
+        "agreement": round(agreement(test_logits, teacher_logits), 6),
+        "train_seconds": round(seconds, 1),
+        **train,
+    }
+
+
+def teacher_record(teacher):
+    return {"name": "teacher", "arch": "teacher", "hidden": None, "loss": "hard", "params": teacher["params"],
+            "accuracy": teacher["accuracy"], "compression": 1.0, "agreement": 1.0}
+
+
+def write_predictions(path, test_logits, labels):
+    """actual,predicted per test image: the input of DVC's confusion-matrix plot."""
+    with files.atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["actual", "predicted"])
+        w.writerows(zip(labels.tolist(), np.argmax(test_logits, axis=1).tolist()))
+
+
+def read_predictions(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return np.array([int(r["actual"]) for r in rows]), np.array([int(r["predicted"]) for r in rows])
+
+
+def confusion(actual, predicted, classes=10):
+    m = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(m, (actual, predicted), 1)
+    return m
+
+
+def smallest(records, target):
+    """The record with the fewest params whose accuracy reaches `target` (None if none does)."""
+    hits = [r for r in records if r["accuracy"] >= target]
+    return min(hits, key=lambda r: (r["params"], -r["accuracy"])) if hits else None
+
+
+def summarize(teacher, student, records, target):
+    return {
+        "teacher": teacher_record(teacher),
+        "student": student,
+        "target_accuracy": target,
+        "smallest_at_target": smallest(records + [student], target),
+    }
+
+
+# --- tables and plots ----------------------------------------------------------------------------
+
+
+def write_csv(path, rows, columns):
+    with files.atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def head_table(records):
+    """Markdown: hidden x loss -> accuracy for the head sweep, beside the seed's numbers."""
+    heads = [r for r in records if r["arch"] == "head"]
+    hiddens = sorted({r["hidden"] for r in heads})
+    loss_names = [l for l in ("mse", "kd", "hard") if any(r["loss"] == l for r in heads)]
+    acc = {(r["hidden"], r["loss"]): r["accuracy"] for r in heads}
+    gains = [l for l in ("kd", "mse") if l in loss_names and "hard" in loss_names]
+    lines = ["| hidden | params | compression | seed (mse) | " + " | ".join(loss_names)
+             + "".join(f" | {l} - hard" for l in gains) + " |",
+             "|---:|---:|---:|---:|" + "---:|" * (len(loss_names) + len(gains))]
+    for h in hiddens:
+        cells = [f"{acc[(h, l)]:.4f}" if (h, l) in acc else "" for l in loss_names]
+        cells += [f"{acc[(h, l)] - acc[(h, 'hard')]:+.4f}" if (h, l) in acc and (h, "hard") in acc else ""
+                  for l in gains]
+        seed = f"{SEED[h]:.4f}" if h in SEED else ""
+        lines.append(f"| {h} | {head_params(h):,} | {models.TEACHER_PARAMS / head_params(h):.1f}x | {seed} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _row(label, r):
+    if r is None:
+        return f"| {label} | none reaches it | | | |"
+    return f"| {label} | {r['params']:,} | {r['compression']:.1f}x | {r['accuracy']:.4f} | {r['agreement']:.4f} |"
+
+
+def report(summary, records):
+    """A Markdown page: the headline numbers, then every table, for people and CI job summaries."""
+    s = summary
+    lines = [
+        "# Results", "",
+        "| | params | compression | test accuracy | agreement with teacher |", "|---|---:|---:|---:|---:|",
+        _row("teacher", s["teacher"]),
+        _row(f"headline student {s['student']['name']}", s["student"]),
+        _row(f"smallest at {s['target_accuracy']}: " + (s["smallest_at_target"] or {}).get("name", ""),
+             s["smallest_at_target"]),
+        "", "## Head students (the seed's family) vs the seed", "", head_table(records), "",
+    ]
+    return "\n".join(lines) + "\n"

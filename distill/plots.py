@@ -1,0 +1,120 @@
+"""Plots people would rather look at than read: matplotlib PNGs written by the evaluate stage."""
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from . import files, models
+from .evaluation import SEED, confusion, seed_records
+
+LOSS_STYLE = {"kd": ("tab:blue", "o"), "mse": ("tab:orange", "s"), "hard": ("tab:gray", "^")}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
+                         "axes.spines.right": False, "font.size": 10})
+    return plt
+
+
+def _log_x(ax):
+    """A log x axis with plain numbers (1,000 rather than 10^3)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if str(int(v))[0] in "25" else ""))
+
+
+def _save(fig, path):
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def head_sweep(records, teacher, x_key, path):
+    """Test accuracy vs params (or compression) of head students: one line per loss, the seed beside.
+
+    Left: the whole range, where the seed's small students collapse; right: a zoom on the top.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1]})
+    heads = [r for r in records if r["arch"] == "head"]
+    seed = sorted((r[x_key], r["accuracy"], r["hidden"]) for r in seed_records())
+    for ax in axes:
+        for loss, (color, marker) in LOSS_STYLE.items():
+            pts = sorted((r[x_key], r["accuracy"], r["hidden"]) for r in heads if r["loss"] == loss)
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color, label=f"head, {loss}")
+        ax.plot([p[0] for p in seed], [p[1] for p in seed], "k--", marker="x", label="seed (head, mse)")
+        ax.axhline(teacher["accuracy"], color="tab:red", lw=1, ls=":", label=f"teacher {teacher['accuracy']:.4f}")
+        _log_x(ax)
+        ax.set_xlabel("parameters (incl. the teacher's 18,816 conv params)" if x_key == "params"
+                      else "compression (teacher params / student params)")
+    for x, y, h in seed:
+        axes[0].annotate(f"h={h}", (x, y), textcoords="offset points", xytext=(4, -12), fontsize=8, color="0.3")
+    axes[0].set_ylim(max(0.0, min(r["accuracy"] for r in heads + seed_records()) - 0.05), 1.0)
+    axes[0].set_ylabel("test accuracy")
+    axes[0].set_title("head students vs the seed")
+    axes[1].set_ylim(0.95, 1.0)
+    axes[1].set_title("zoom: accuracy >= 0.95")
+    axes[1].legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"Head students on the teacher's conv features: accuracy vs {x_key}")
+    _save(fig, path)
+
+
+def confusion_matrix(actual, predicted, title, path):
+    plt = _pyplot()
+    m = confusion(actual, predicted)
+    fig, ax = plt.subplots(figsize=(5.6, 5))
+    shown = np.where(np.eye(10, dtype=bool), 0, m)  # colour the errors; the diagonal would drown them
+    ax.imshow(shown, cmap="Reds")
+    for i in range(10):
+        for j in range(10):
+            if m[i, j]:
+                ax.text(j, i, m[i, j], ha="center", va="center", fontsize=7,
+                        color="tab:green" if i == j else ("white" if shown[i, j] > shown.max() / 2 else "black"))
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.grid(False)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(f"{title}\n{int(np.trace(m))}/{m.sum()} right; errors in red", fontsize=10)
+    _save(fig, path)
+
+
+def read_live(folder):
+    """dvclive's per-epoch TSVs under folder/plots/metrics -> {metric: (steps, values)}."""
+    out = {}
+    for tsv in sorted(Path(folder, "plots", "metrics").rglob("*.tsv")):
+        with open(tsv, newline="") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        name = str(tsv.relative_to(Path(folder, "plots", "metrics")).with_suffix(""))
+        out[name] = ([int(r["step"]) + 1 for r in rows], [float(r[tsv.stem]) for r in rows])
+    return out
+
+
+def training_curves(curves, path):
+    """Loss and accuracy per epoch for each run in `curves` ({label: read_live(...)})."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for label, metrics in curves.items():
+        for ax, key in zip(axes, ("train/loss", "train/accuracy")):
+            if key in metrics:
+                steps, values = metrics[key]
+                ax.plot(steps, values, marker=".", label=label)
+    for ax, key in zip(axes, ("training loss (each run's own loss)", "training accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend(fontsize=8)
+    axes[0].set_yscale("log")
+    _save(fig, path)
+
+
