@@ -93,12 +93,38 @@ def smallest(records, target):
     return min(hits, key=lambda r: (r["params"], -r["accuracy"])) if hits else None
 
 
+def network(record):
+    """The network without its loss: head-6, cnn-8-16-32."""
+    return f"{record['arch']}-{record['hidden']}"
+
+
+def kd_gain(records, archs=("mlp", "cnn")):
+    """Accuracy of `kd` minus `hard` for each standalone network trained both ways."""
+    acc = {(network(r), r["loss"]): r["accuracy"] for r in records if r["arch"] in archs}
+    nets = sorted({n for n, _ in acc}, key=lambda n: min(r["params"] for r in records if network(r) == n))
+    return {n: round(acc[(n, "kd")] - acc[(n, "hard")], 6) for n in nets if (n, "kd") in acc and (n, "hard") in acc}
+
+
+def pareto(records):
+    """The records no other record beats on both params (fewer) and accuracy (higher)."""
+    front, best = [], -1.0
+    for r in sorted(records, key=lambda r: (r["params"], -r["accuracy"])):
+        if r["accuracy"] > best:
+            front.append(r)
+            best = r["accuracy"]
+    return front
+
+
 def summarize(teacher, student, records, target):
+    everyone = records + [student]
     return {
         "teacher": teacher_record(teacher),
         "student": student,
         "target_accuracy": target,
-        "smallest_at_target": smallest(records + [student], target),
+        "smallest_at_target": smallest(everyone, target),
+        "smallest_at_99": smallest(everyone, 0.99),
+        "smallest_at_98": smallest(everyone, 0.98),
+        "kd_gain": kd_gain(records),
     }
 
 
@@ -132,6 +158,22 @@ def head_table(records):
     return "\n".join(lines)
 
 
+def frontier_table(records):
+    """Markdown: each standalone network, its params, kd vs hard accuracy and the gain."""
+    rows = {}
+    for r in records:
+        if r["arch"] != "head":
+            rows.setdefault(network(r), {"params": r["params"]})[r["loss"]] = r["accuracy"]
+    lines = ["| network | params | compression | kd | hard | kd - hard |", "|---|---:|---:|---:|---:|---:|"]
+    for net, row in sorted(rows.items(), key=lambda kv: kv[1]["params"]):
+        kd, hard = row.get("kd"), row.get("hard")
+        cell = lambda v: f"{v:.4f}" if v is not None else ""  # noqa: E731
+        gain = f"{kd - hard:+.4f}" if kd is not None and hard is not None else ""
+        lines.append(f"| {net} | {row['params']:,} | {models.TEACHER_PARAMS / row['params']:.0f}x | {cell(kd)} | "
+                     f"{cell(hard)} | {gain} |")
+    return "\n".join(lines)
+
+
 def _row(label, r):
     if r is None:
         return f"| {label} | none reaches it | | | |"
@@ -148,6 +190,10 @@ def report(summary, records):
         _row(f"headline student {s['student']['name']}", s["student"]),
         _row(f"smallest at {s['target_accuracy']}: " + (s["smallest_at_target"] or {}).get("name", ""),
              s["smallest_at_target"]),
-        "", "## Head students (the seed's family) vs the seed", "", head_table(records), "",
+        _row("smallest at 0.98: " + (s["smallest_at_98"] or {}).get("name", ""), s["smallest_at_98"]),
+        _row("smallest at 0.99: " + (s["smallest_at_99"] or {}).get("name", ""), s["smallest_at_99"]),
+        "", "## Standalone students from raw pixels: distilled (kd) vs labels only (hard)", "",
+        frontier_table(records), "",
+        "## Head students (the seed's family) vs the seed", "", head_table(records), "",
     ]
     return "\n".join(lines) + "\n"

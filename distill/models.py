@@ -4,8 +4,9 @@
 - `head`:    the seed's student, Dense(h) -> Dropout -> Dense(10) on the teacher's frozen conv
              features. It cannot run without the teacher's conv layers, so its size counts them.
 - `mlp`:     standalone, raw pixels -> Dense hidden layers -> 10.
-- `cnn`:     standalone, a small CNN: per width w, Conv3x3(w) -> BatchNorm -> ReLU, with 2x2
-             max-pooling between stages, then global average pooling -> Dense(10).
+- `cnn`:     standalone, a small CNN: per width w, Conv3x3(w) -> BatchNorm -> ReLU; 2x2 max-pooling
+             after each of the first two convs (28 -> 14 -> 7), so any further convs run on the cheap
+             7x7 maps; then global average pooling -> Dropout -> Dense(10).
 All output logits (no softmax): the losses apply their own temperature.
 """
 import keras
@@ -71,13 +72,13 @@ def student(arch, widths, dropout=0.0, features=TEACHER_FEATURES):
     if arch == "cnn":
         stack = [keras.Input(INPUT_SHAPE)]
         for i, w in enumerate(widths):
-            if i:
-                stack.append(layers.MaxPooling2D(2))
             stack += [
-                layers.Conv2D(w, 3, padding="same", use_bias=False),
+                layers.Conv2D(w, 3, padding="same", use_bias=False),  # BatchNorm's beta is the bias
                 layers.BatchNormalization(),
                 layers.ReLU(),
             ]
+            if i < 2:
+                stack.append(layers.MaxPooling2D(2))
         stack += [layers.GlobalAveragePooling2D(), layers.Dropout(dropout), layers.Dense(NUM_CLASSES)]
         return keras.Sequential(stack, name="cnn")
     raise ValueError(f"unknown arch '{arch}' (known: {', '.join(ARCHS)})")

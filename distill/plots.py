@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from . import files, models
-from .evaluation import SEED, confusion, seed_records
+from .evaluation import SEED, confusion, pareto, seed_records
 
 LOSS_STYLE = {"kd": ("tab:blue", "o"), "mse": ("tab:orange", "s"), "hard": ("tab:gray", "^")}
 
@@ -67,6 +67,42 @@ def head_sweep(records, teacher, x_key, path):
     axes[1].set_title("zoom: accuracy >= 0.95")
     axes[1].legend(loc="lower right", fontsize=8)
     fig.suptitle(f"Head students on the teacher's conv features: accuracy vs {x_key}")
+    _save(fig, path)
+
+
+ARCH_MARKER = {"head": "o", "mlp": "s", "cnn": "^"}
+ARCH_COLOR = {"head": "tab:purple", "mlp": "tab:orange", "cnn": "tab:blue"}
+
+
+def frontier(records, teacher, path):
+    """Every student: test accuracy vs params (log x). Filled marks: distilled; hollow: labels only."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    for arch, marker in ARCH_MARKER.items():
+        for distilled in (True, False):
+            pts = [r for r in records if r["arch"] == arch and (r["loss"] != "hard") == distilled]
+            if pts:
+                ax.scatter([r["params"] for r in pts], [r["accuracy"] for r in pts], marker=marker, s=38,
+                           color=ARCH_COLOR[arch] if distilled else "none", edgecolors=ARCH_COLOR[arch],
+                           label=f"{arch}, {'distilled' if distilled else 'labels only (hard)'}", zorder=3)
+    front = pareto(records)
+    ax.step([r["params"] for r in front], [r["accuracy"] for r in front], where="post", color="0.4", lw=1,
+            zorder=2, label="Pareto frontier")
+    for r in front:
+        if r["accuracy"] >= 0.95:
+            ax.annotate(r["name"], (r["params"], r["accuracy"]), textcoords="offset points", xytext=(5, -10),
+                        fontsize=7, color="0.25")
+    ax.scatter([teacher["params"]], [teacher["accuracy"]], marker="*", s=160, color="tab:red", zorder=4,
+               label=f"teacher ({teacher['params']:,}, {teacher['accuracy']:.4f})")
+    ax.scatter([74_188], [SEED[6]], marker="X", s=90, color="black", zorder=4, label="seed's student (74,188, 0.9626)")
+    for level in (0.98, 0.99):
+        ax.axhline(level, color="0.6", lw=0.8, ls="--")
+    _log_x(ax)
+    ax.set_ylim(max(0.9, min(r["accuracy"] for r in records) - 0.005), 1.0)
+    ax.set_xlabel("parameters the student needs to run (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("The compression frontier: every student (points below 0.90 are off the chart)")
+    ax.legend(loc="lower right", fontsize=7, ncol=2)
     _save(fig, path)
 
 

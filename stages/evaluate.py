@@ -32,6 +32,9 @@ def main():
         rows = sorted((r for r in records if r["arch"] == "head" and r["loss"] == loss), key=lambda r: r["params"])
         E.write_csv(f"{PLOTS}/head_{loss}.csv", rows, ["hidden", "params", "compression", "accuracy", "agreement"])
     E.write_csv(f"{PLOTS}/seed.csv", E.seed_records(), ["hidden", "params", "compression", "accuracy"])
+    E.write_csv(f"{PLOTS}/frontier.csv", sorted(records + [student], key=lambda r: r["params"]),
+                ["name", "arch", "loss", "params", "accuracy"])
+    plots.frontier(records + [student], teacher, f"{PLOTS}/frontier.png")
     plots.head_sweep(records, teacher, "params", f"{PLOTS}/accuracy_vs_params.png")
     plots.head_sweep(records, teacher, "compression", f"{PLOTS}/accuracy_vs_compression.png")
     actual, predicted = E.read_predictions("metrics/student_predictions.csv")

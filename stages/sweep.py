@@ -17,7 +17,7 @@ FAMILY = P.mapping({
     "loss": P.list_of(P.choice("mse", "kd", "hard")),
     "train": P.mapping(TRAIN),
 })
-SCHEMA = {"head": FAMILY}
+SCHEMA = {"head": FAMILY, "mlp": FAMILY, "cnn": FAMILY}
 
 
 def main(argv):

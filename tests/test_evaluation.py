@@ -62,3 +62,20 @@ def test_predictions_round_trip(tmp_path):
     E.write_predictions(tmp_path / "p.csv", logits, np.array([3, 1, 5]))
     actual, predicted = E.read_predictions(tmp_path / "p.csv")
     assert actual.tolist() == [3, 1, 5] and predicted.tolist() == [3, 1, 4]
+
+
+def test_kd_gain_pareto_and_frontier_summary(tmp_path):
+    records = [rec("cnn-4-8-kd", 1000, 0.975, arch="cnn", hidden="4-8"),
+               rec("cnn-4-8-hard", 1000, 0.970, arch="cnn", hidden="4-8", loss="hard"),
+               rec("mlp-16-kd", 12000, 0.965, arch="mlp", hidden=16),
+               rec("mlp-16-hard", 12000, 0.968, arch="mlp", hidden=16, loss="hard"),
+               rec("cnn-8-16-kd", 9000, 0.991, arch="cnn", hidden="8-16"),
+               rec("head-6-kd", 74188, 0.985)]
+    assert E.kd_gain(records) == {"cnn-4-8": 0.005, "mlp-16": -0.003}  # ordered by size; heads left out
+    assert [r["name"] for r in E.pareto(records)] == ["cnn-4-8-kd", "cnn-8-16-kd"]
+    s = E.summarize({"params": 1_199_882, "accuracy": 0.993}, records[-1], records[:-1], 0.95)
+    assert s["smallest_at_98"]["name"] == "cnn-8-16-kd" and s["smallest_at_99"]["name"] == "cnn-8-16-kd"
+    table = E.frontier_table(records)
+    assert "| cnn-4-8 | 1,000 | 1200x | 0.9750 | 0.9700 | +0.0050 |" in table
+    plots.frontier(records, {"params": 1_199_882, "accuracy": 0.993}, tmp_path / "f.png")
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"

@@ -16,3 +16,37 @@ def test_teacher_with_features_gives_both_outputs():
     both = models.teacher_with_features(models.teacher())
     f, z = both(np.zeros((2, 28, 28, 1), np.float32), training=False)
     assert f.shape == (2, 9216) and z.shape == (2, 10)
+
+
+def test_student_param_counts_per_family():
+    head = models.student("head", (6,))
+    assert models.deployed_params("head", head) == 9216 * 6 + 6 + 6 * 10 + 10 + 18_816 == 74_188
+    mlp = models.student("mlp", (64, 32))
+    assert models.deployed_params("mlp", mlp) == (784 * 64 + 64) + (64 * 32 + 32) + (32 * 10 + 10)
+    cnn = models.student("cnn", (8, 16, 16, 32))
+    convs = 9 * (1 * 8 + 8 * 16 + 16 * 16 + 16 * 32)  # 3x3 kernels, no bias
+    batchnorm = 4 * (8 + 16 + 16 + 32)  # gamma, beta, moving mean, moving variance
+    assert models.deployed_params("cnn", cnn) == convs + batchnorm + 32 * 10 + 10 == 8_754
+    assert cnn.outputs[0].shape[-1] == 10 and cnn.inputs[0].shape[1:] == (28, 28, 1)
+
+
+def test_cnn_pools_after_the_first_two_convs():
+    cnn = models.student("cnn", (4, 8, 8, 16))
+    pools = [i for i, l in enumerate(cnn.layers) if type(l).__name__ == "MaxPooling2D"]
+    convs = [i for i, l in enumerate(cnn.layers) if type(l).__name__ == "Conv2D"]
+    assert len(pools) == 2 and convs[0] < pools[0] < convs[1] < pools[1] < convs[2]
+    assert [tuple(cnn.layers[i].output.shape[1:3]) for i in convs] == [(28, 28), (14, 14), (7, 7), (7, 7)]
+
+
+def test_unknown_arch_and_bad_head_widths():
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown arch 'rnn'"):
+        models.student("rnn", (4,))
+    with pytest.raises(ValueError, match="a head student has one hidden layer"):
+        models.student("head", (4, 4))
+
+
+def test_spec_names():
+    assert models.spec_name("head", (6,), "kd") == "head-6-kd"
+    assert models.spec_name("cnn", (8, 16, 32), "hard") == "cnn-8-16-32-hard"

@@ -30,6 +30,10 @@ def shrink(params, mirror, files=None):
     params["student"].update(hidden=6, **tiny)
     params["sweep"]["head"].update(hidden=[4], loss=["kd"])
     params["sweep"]["head"]["train"].update(tiny)
+    params["sweep"]["mlp"].update(hidden=[8], loss=["kd"])
+    params["sweep"]["mlp"]["train"].update(tiny)
+    params["sweep"]["cnn"].update(hidden=["2-4"], loss=["hard"])
+    params["sweep"]["cnn"]["train"].update(tiny)
     return params
 
 
@@ -93,7 +97,8 @@ def project(tmp_path_factory):
 
 def test_repro_runs_every_stage(project):
     r = project.dvc("repro")
-    assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs", "student", "sweep@4-kd", "evaluate"}
+    assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs", "student", "sweep@4-kd", "sweep_mlp@8-kd",
+                             "sweep_cnn@2-4-hard", "evaluate"}
     teacher = yaml.safe_load((project.path / "metrics" / "teacher.json").read_text())
     assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1
     for split, n in (("train", 3000), ("test", 1000)):
@@ -146,7 +151,9 @@ def test_adding_a_sweep_point_trains_only_that_point(project):
     r = project.dvc("repro")
     assert ran(r.stdout) == {"sweep@5-kd", "evaluate"}, r.stdout
     summary = yaml.safe_load((project.path / "metrics" / "summary.json").read_text())
-    assert set(summary) >= {"teacher", "student", "smallest_at_target"}
-    for png in ("accuracy_vs_params", "accuracy_vs_compression", "confusion", "training"):
+    assert set(summary) >= {"teacher", "student", "smallest_at_target", "smallest_at_98", "smallest_at_99", "kd_gain"}
+    names = {r["name"] for r in __import__("csv").DictReader(open(project.path / "metrics/plots/frontier.csv"))}
+    assert names >= {"head-4-kd", "head-5-kd", "mlp-8-kd", "cnn-2-4-hard"}
+    for png in ("accuracy_vs_params", "accuracy_vs_compression", "confusion", "training", "frontier"):
         assert (project.path / "metrics" / "plots" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     project.commit("sweep 4, 5")

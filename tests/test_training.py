@@ -68,3 +68,19 @@ def test_teacher_outputs_are_inference_mode_and_byte_identical(tmp_path):
     assert not np.allclose(logits, np.asarray(teacher(x, training=True)), rtol=1e-5, atol=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_features.npy", "a_logits.npy",
                                                           "b_features.npy", "b_logits.npy"]
+
+
+@pytest.mark.parametrize("arch, widths", [("head", (4,)), ("mlp", (8,)), ("cnn", (2, 4))])
+@pytest.mark.parametrize("loss", ["mse", "kd", "hard"])
+def test_every_family_trains_a_step_with_every_loss(arch, widths, loss):
+    training.set_determinism(0)
+    rng = np.random.default_rng(0)
+    n = 32
+    x = rng.random((n, 9216) if arch == "head" else (n, 28, 28, 1), dtype=np.float32)
+    y = losses.pack_targets(rng.integers(0, 10, n), rng.normal(size=(n, 10)) * 5)
+    model = models.student(arch, widths)
+    before = [w.copy() for w in model.get_weights()]
+    history = training.fit_student(model, losses.DistillationLoss(loss, 2.0, 0.5), (x, y, None), epochs=1,
+                                   batch_size=n, lr=0.01)
+    assert np.isfinite(history.history["loss"][0])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
