@@ -1,29 +1,13 @@
-"""Evaluation: student records, the summary, and the plots people look at.
+"""Evaluation: how good a trained network is, and the record each training stage writes about it.
 
 A record is one trained network's facts (name, arch, hidden, loss, params, accuracy, compression,
-agreement, ...), written as JSON by the stage that trained it; `evaluate` only gathers them.
+agreement, ...), written as JSON by the stage that trained it; `evaluate` gathers them (report.py).
 """
 import csv
 
 import numpy as np
 
 from . import files, models
-
-# The seed's published sweep: head students, MSE on logits, hidden h -> test accuracy.
-SEED = {2: 0.4211, 3: 0.7185, 4: 0.9199, 5: 0.9423, 6: 0.9626, 7: 0.9699}
-
-
-def head_params(hidden):
-    """Params of a seed-style head student, counting the teacher's conv layers it runs on."""
-    return models.TEACHER_FEATURES * hidden + hidden + hidden * 10 + 10 + models.TEACHER_CONV_PARAMS
-
-
-def seed_records():
-    return [
-        {"name": f"seed-head-{h}-mse", "arch": "head", "hidden": h, "loss": "mse", "params": head_params(h),
-         "accuracy": acc, "compression": round(models.TEACHER_PARAMS / head_params(h), 2)}
-        for h, acc in SEED.items()
-    ]
 
 
 def accuracy(logits, labels):
@@ -62,11 +46,6 @@ def student_record(arch, widths, loss, model, test_logits, labels, teacher_logit
     }
 
 
-def teacher_record(teacher):
-    return {"name": "teacher", "arch": "teacher", "hidden": None, "loss": "hard", "params": teacher["params"],
-            "accuracy": teacher["accuracy"], "compression": 1.0, "agreement": 1.0}
-
-
 def write_predictions(path, test_logits, labels):
     """actual,predicted per test image: the input of DVC's confusion-matrix plot."""
     with files.atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
@@ -87,113 +66,3 @@ def confusion(actual, predicted, classes=10):
     return m
 
 
-def smallest(records, target):
-    """The record with the fewest params whose accuracy reaches `target` (None if none does)."""
-    hits = [r for r in records if r["accuracy"] >= target]
-    return min(hits, key=lambda r: (r["params"], -r["accuracy"])) if hits else None
-
-
-def network(record):
-    """The network without its loss: head-6, cnn-8-16-32."""
-    return f"{record['arch']}-{record['hidden']}"
-
-
-def kd_gain(records, archs=("mlp", "cnn")):
-    """Accuracy of `kd` minus `hard` for each standalone network trained both ways."""
-    acc = {(network(r), r["loss"]): r["accuracy"] for r in records if r["arch"] in archs}
-    nets = sorted({n for n, _ in acc}, key=lambda n: min(r["params"] for r in records if network(r) == n))
-    return {n: round(acc[(n, "kd")] - acc[(n, "hard")], 6) for n in nets if (n, "kd") in acc and (n, "hard") in acc}
-
-
-def pareto(records):
-    """The records no other record beats on both params (fewer) and accuracy (higher)."""
-    front, best = [], -1.0
-    for r in sorted(records, key=lambda r: (r["params"], -r["accuracy"])):
-        if r["accuracy"] > best:
-            front.append(r)
-            best = r["accuracy"]
-    return front
-
-
-def summarize(teacher, student, records, target):
-    everyone = records + [student]
-    return {
-        "teacher": teacher_record(teacher),
-        "student": student,
-        "target_accuracy": target,
-        "smallest_at_target": smallest(everyone, target),
-        "smallest_at_99": smallest(everyone, 0.99),
-        "smallest_at_98": smallest(everyone, 0.98),
-        "kd_gain": kd_gain(records),
-    }
-
-
-# --- tables and plots ----------------------------------------------------------------------------
-
-
-def write_csv(path, rows, columns):
-    with files.atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-
-
-def head_table(records):
-    """Markdown: hidden x loss -> accuracy for the head sweep, beside the seed's numbers."""
-    heads = [r for r in records if r["arch"] == "head"]
-    hiddens = sorted({r["hidden"] for r in heads})
-    loss_names = [l for l in ("mse", "kd", "hard") if any(r["loss"] == l for r in heads)]
-    acc = {(r["hidden"], r["loss"]): r["accuracy"] for r in heads}
-    gains = [l for l in ("kd", "mse") if l in loss_names and "hard" in loss_names]
-    lines = ["| hidden | params | compression | seed (mse) | " + " | ".join(loss_names)
-             + "".join(f" | {l} - hard" for l in gains) + " |",
-             "|---:|---:|---:|---:|" + "---:|" * (len(loss_names) + len(gains))]
-    for h in hiddens:
-        cells = [f"{acc[(h, l)]:.4f}" if (h, l) in acc else "" for l in loss_names]
-        cells += [f"{acc[(h, l)] - acc[(h, 'hard')]:+.4f}" if (h, l) in acc and (h, "hard") in acc else ""
-                  for l in gains]
-        seed = f"{SEED[h]:.4f}" if h in SEED else ""
-        lines.append(f"| {h} | {head_params(h):,} | {models.TEACHER_PARAMS / head_params(h):.1f}x | {seed} | "
-                     + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def frontier_table(records):
-    """Markdown: each standalone network, its params, kd vs hard accuracy and the gain."""
-    rows = {}
-    for r in records:
-        if r["arch"] != "head":
-            rows.setdefault(network(r), {"params": r["params"]})[r["loss"]] = r["accuracy"]
-    lines = ["| network | params | compression | kd | hard | kd - hard |", "|---|---:|---:|---:|---:|---:|"]
-    for net, row in sorted(rows.items(), key=lambda kv: kv[1]["params"]):
-        kd, hard = row.get("kd"), row.get("hard")
-        cell = lambda v: f"{v:.4f}" if v is not None else ""  # noqa: E731
-        gain = f"{kd - hard:+.4f}" if kd is not None and hard is not None else ""
-        lines.append(f"| {net} | {row['params']:,} | {models.TEACHER_PARAMS / row['params']:.0f}x | {cell(kd)} | "
-                     f"{cell(hard)} | {gain} |")
-    return "\n".join(lines)
-
-
-def _row(label, r):
-    if r is None:
-        return f"| {label} | none reaches it | | | |"
-    return f"| {label} | {r['params']:,} | {r['compression']:.1f}x | {r['accuracy']:.4f} | {r['agreement']:.4f} |"
-
-
-def report(summary, records):
-    """A Markdown page: the headline numbers, then every table, for people and CI job summaries."""
-    s = summary
-    lines = [
-        "# Results", "",
-        "| | params | compression | test accuracy | agreement with teacher |", "|---|---:|---:|---:|---:|",
-        _row("teacher", s["teacher"]),
-        _row(f"headline student {s['student']['name']}", s["student"]),
-        _row(f"smallest at {s['target_accuracy']}: " + (s["smallest_at_target"] or {}).get("name", ""),
-             s["smallest_at_target"]),
-        _row("smallest at 0.98: " + (s["smallest_at_98"] or {}).get("name", ""), s["smallest_at_98"]),
-        _row("smallest at 0.99: " + (s["smallest_at_99"] or {}).get("name", ""), s["smallest_at_99"]),
-        "", "## Standalone students from raw pixels: distilled (kd) vs labels only (hard)", "",
-        frontier_table(records), "",
-        "## Head students (the seed's family) vs the seed", "", head_table(records), "",
-    ]
-    return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from . import files, models
-from .evaluation import SEED, confusion, pareto, seed_records
+from .evaluation import confusion
+from .report import SEED, pareto, seed_records
 
 LOSS_STYLE = {"kd": ("tab:blue", "o"), "mse": ("tab:orange", "s"), "hard": ("tab:gray", "^")}
 
@@ -28,7 +29,7 @@ def _log_x(ax):
     ax.set_xscale("log")
     plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
     ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if str(int(v))[0] in "25" else ""))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if str(int(v))[0] in "25" and v < 1e5 else ""))
 
 
 def _save(fig, path):
@@ -103,6 +104,36 @@ def frontier(records, teacher, path):
     ax.set_ylabel("test accuracy")
     ax.set_title("The compression frontier: every student (points below 0.90 are off the chart)")
     ax.legend(loc="lower right", fontsize=7, ncol=2)
+    _save(fig, path)
+
+
+def accuracy_vs_bytes(rows, teacher_tflite, path):
+    """Every compressed student's .tflite files: test accuracy vs bytes (log x); float32 and int8."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    students = sorted({r["student"] for r in rows})
+    colors = dict(zip(students, ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
+                                 "tab:olive", "tab:cyan"] * 4))  # red is the teacher's
+    for st in students:
+        pair = sorted((r for r in rows if r["student"] == st), key=lambda r: r["bytes"])
+        ax.plot([r["bytes"] for r in pair], [r["accuracy"] for r in pair], color=colors[st], lw=1, alpha=0.6)
+        for r in pair:
+            ax.scatter([r["bytes"]], [r["accuracy"]], marker="o" if r["kind"] == "float32" else "^", s=50,
+                       color=colors[st], zorder=3)
+        ax.annotate(st, (pair[0]["bytes"], pair[0]["accuracy"]), textcoords="offset points", xytext=(6, -3),
+                    fontsize=7, color="0.25")
+    for kind, marker in (("float32", "*"), ("int8", "P")):
+        t = teacher_tflite[kind]
+        ax.scatter([t["bytes"]], [t["accuracy"]], marker=marker, s=150, color="tab:red", zorder=4,
+                   label=f"teacher {kind} ({t['bytes']:,} B)")
+    ax.scatter([], [], marker="o", color="0.4", label="student float32 (pruned)")
+    ax.scatter([], [], marker="^", color="0.4", label="student int8 (pruned)")
+    ax.axhline(0.99, color="0.6", lw=0.8, ls="--")
+    _log_x(ax)
+    ax.set_xlabel(".tflite file size in bytes (log scale)")
+    ax.set_ylabel("test accuracy, run in the TFLite interpreter")
+    ax.set_title("What ships: accuracy vs bytes on disk")
+    ax.legend(loc="lower right", fontsize=8)
     _save(fig, path)
 
 

@@ -82,7 +82,8 @@ def test_default_params_pass_every_stage_schema():
 
     params = default_params()
     for stage, section in [("fetch", "fetch"), ("teacher", "teacher"), ("teacher_outputs", "teacher_outputs"),
-                           ("student", "student"), ("sweep", "sweep"), ("evaluate", "evaluate")]:
+                           ("student", "student"), ("sweep", "sweep"), ("evaluate", "evaluate"),
+                           ("compress", "compress"), ("teacher_tflite", "compress")]:
         module = importlib.import_module(f"stages.{stage}")
         P.section(section, module.SCHEMA, params=params)
 

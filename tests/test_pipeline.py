@@ -34,6 +34,8 @@ def shrink(params, mirror, files=None):
     params["sweep"]["mlp"]["train"].update(tiny)
     params["sweep"]["cnn"].update(hidden=["2-4"], loss=["hard"])
     params["sweep"]["cnn"]["train"].update(tiny)
+    params["compress"].update(students=["cnn-2-4-hard"], finetune_epochs=1, calibration_images=100,
+                              repeats_batch1=3, repeats_batch1000=1)
     return params
 
 
@@ -98,7 +100,7 @@ def project(tmp_path_factory):
 def test_repro_runs_every_stage(project):
     r = project.dvc("repro")
     assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs", "student", "sweep@4-kd", "sweep_mlp@8-kd",
-                             "sweep_cnn@2-4-hard", "evaluate"}
+                             "sweep_cnn@2-4-hard", "teacher_tflite", "compress@cnn-2-4-hard", "evaluate"}
     teacher = yaml.safe_load((project.path / "metrics" / "teacher.json").read_text())
     assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1
     for split, n in (("train", 3000), ("test", 1000)):
@@ -151,9 +153,14 @@ def test_adding_a_sweep_point_trains_only_that_point(project):
     r = project.dvc("repro")
     assert ran(r.stdout) == {"sweep@5-kd", "evaluate"}, r.stdout
     summary = yaml.safe_load((project.path / "metrics" / "summary.json").read_text())
-    assert set(summary) >= {"teacher", "student", "smallest_at_target", "smallest_at_98", "smallest_at_99", "kd_gain"}
+    assert set(summary) >= {"teacher", "student", "smallest_at_target", "smallest_at_98", "smallest_at_99", "kd_gain",
+                            "smallest_bytes_at_99"}
+    compressed = yaml.safe_load((project.path / "metrics" / "compress" / "cnn-2-4-hard.json").read_text())
+    assert compressed["sparsity"] == pytest.approx(params["compress"]["sparsity"], abs=0.02)
+    assert (project.path / "data" / "compressed" / "cnn-2-4-hard-int8.tflite").stat().st_size == compressed["int8"]["bytes"]
     names = {r["name"] for r in __import__("csv").DictReader(open(project.path / "metrics/plots/frontier.csv"))}
     assert names >= {"head-4-kd", "head-5-kd", "mlp-8-kd", "cnn-2-4-hard"}
-    for png in ("accuracy_vs_params", "accuracy_vs_compression", "confusion", "training", "frontier"):
+    for png in ("accuracy_vs_params", "accuracy_vs_compression", "confusion", "training", "frontier",
+                "accuracy_vs_bytes"):
         assert (project.path / "metrics" / "plots" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     project.commit("sweep 4, 5")

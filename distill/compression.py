@@ -1,0 +1,200 @@
+"""Deep Compression for students: magnitude pruning with fine-tuning, int8 TFLite, real bytes and ms.
+
+- Pruning (Han et al. 2015; gradual schedule of Zhu & Gupta 2017): the smallest-magnitude weights of
+  every Dense and Conv2D kernel are zeroed, rising along a cubic schedule to the target sparsity while
+  the student fine-tunes on the cached teacher logits with its own loss; a mask re-applied after every
+  step keeps them zero. Written with Keras 3 callbacks (tensorflow-model-optimization needs tf_keras).
+- int8: full-integer post-training quantization to a TFLite flatbuffer (int8 weights, activations,
+  input and output), calibrated on training images.
+- Accuracy, size and latency are measured on the real .tflite files, run by the TFLite interpreter.
+"""
+import contextlib
+import gzip
+import io
+import statistics
+import time
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import losses, models, training
+
+
+def prunable(model):
+    """The kernels pruning acts on: every trainable Dense and Conv2D kernel (not biases or BatchNorm)."""
+    return [l.kernel for l in model.layers if isinstance(l, (keras.layers.Dense, keras.layers.Conv2D)) and l.trainable]
+
+
+def sparsity(model):
+    """Share of exact zeros over the prunable kernels."""
+    kernels = [np.asarray(k) for k in prunable(model)]
+    return float(sum((k == 0).sum() for k in kernels) / sum(k.size for k in kernels))
+
+
+def magnitude_mask(kernel, fraction):
+    """A 0/1 mask zeroing the `fraction` smallest-magnitude entries of `kernel`."""
+    flat = np.abs(kernel).ravel()
+    k = int(round(fraction * flat.size))
+    mask = np.ones(flat.size, dtype=kernel.dtype)
+    if k:
+        mask[np.argsort(flat, kind="stable")[:k]] = 0
+    return mask.reshape(kernel.shape)
+
+
+class MagnitudePruning(keras.callbacks.Callback):
+    """Raise each kernel's sparsity to `target` over the first `ramp` share of `total_steps` (cubic
+    schedule, masks recomputed every `every` steps), then hold the masks; zeros stay zero."""
+
+    def __init__(self, target, total_steps, ramp=0.5, every=20):
+        super().__init__()
+        self.target, self.total_steps, self.every = target, total_steps, every
+        self.ramp_steps = max(1, int(ramp * total_steps))
+        self.step, self.masks = 0, None
+
+    def scheduled(self, step):
+        t = min(1.0, step / self.ramp_steps)
+        return self.target * (1 - (1 - t) ** 3)
+
+    def _update_masks(self, fraction):
+        self.masks = [magnitude_mask(np.asarray(k), fraction) for k in self.kernels]
+
+    def _apply(self):
+        for kernel, mask in zip(self.kernels, self.masks):
+            kernel.assign(kernel * mask)
+
+    def on_train_begin(self, logs=None):
+        self.kernels = prunable(self.model)
+        self._update_masks(self.scheduled(0))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step <= self.ramp_steps and (self.step % self.every == 0 or self.step == self.ramp_steps):
+            self._update_masks(self.scheduled(self.step))
+        self._apply()
+
+    def on_train_end(self, logs=None):
+        self._update_masks(self.target)  # exact target, whatever the step count was
+        self._apply()
+
+
+def prune(model, train, target, epochs, batch_size, lr, seed=0, label="prune"):
+    """Fine-tune `model` on `train` = (x, packed targets, transform) with its own compiled loss while
+    pruning every kernel to `target` sparsity; with 0 epochs, prune in one shot without fine-tuning."""
+    if epochs == 0:
+        for kernel in prunable(model):
+            kernel.assign(np.asarray(kernel) * magnitude_mask(np.asarray(kernel), target))
+        return model
+    x, targets, transform = train
+    batches = training.Batches(x, targets, batch_size, seed=seed, transform=transform)
+    steps = len(batches) * epochs
+    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate(lr, "cosine", steps)),
+                  loss=model.loss, metrics=[losses.LabelAccuracy()])
+    model.fit(batches, epochs=epochs, verbose=0,
+              callbacks=[MagnitudePruning(target, steps), training.Progress(f"{label} (pruning)", epochs)])
+    return model
+
+
+def params_needed(arch, model):
+    return models.deployed_params(arch, model)
+
+
+# --- TFLite ----------------------------------------------------------------------------------------
+
+
+def to_tflite(model, int8=False, calibration=None):
+    """Convert a Keras model to a TFLite flatbuffer: float32, or full-integer int8 (weights,
+    activations, input and output) calibrated on `calibration` (float32 images)."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        if calibration is None or not len(calibration):
+            raise ValueError("int8 conversion needs calibration images")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([calibration[i:i + 1]] for i in range(len(calibration)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the exported signature
+        return converter.convert()
+
+
+def interpreter(tflite, threads=1):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's notice that LiteRT will replace it
+        return tf.lite.Interpreter(model_content=tflite, num_threads=threads)
+
+
+class Runner:
+    """Runs a .tflite model on float32 images, quantizing input and dequantizing output for int8."""
+
+    def __init__(self, tflite, threads=1):
+        self.it = interpreter(tflite, threads)
+        self.batch = None
+
+    def _resize(self, batch):
+        if batch != self.batch:
+            inp = self.it.get_input_details()[0]
+            self.it.resize_tensor_input(inp["index"], [batch, *inp["shape"][1:]])
+            self.it.allocate_tensors()
+            self.batch = batch
+        return self.it.get_input_details()[0], self.it.get_output_details()[0]
+
+    def _quantized(self, x, detail):
+        if detail["dtype"] == np.float32:
+            return x.astype(np.float32)
+        scale, zero = detail["quantization"]
+        info = np.iinfo(detail["dtype"])
+        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
+
+    def __call__(self, x):
+        inp, out = self._resize(len(x))
+        self.it.set_tensor(inp["index"], self._quantized(x, inp))
+        self.it.invoke()
+        y = self.it.get_tensor(out["index"])
+        if out["dtype"] != np.float32:
+            scale, zero = out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        return y
+
+    def predict(self, x, batch_size=1000):
+        return np.concatenate([self(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    def ms_per_image(self, x, batch, repeats=20, warmup=3):
+        """Median over `repeats` timed invocations of one batch, divided by the batch size."""
+        inp, _ = self._resize(batch)
+        self.it.set_tensor(inp["index"], self._quantized(x[:batch], inp))
+        for _ in range(warmup):
+            self.it.invoke()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            self.it.invoke()
+            times.append(time.perf_counter() - t)
+        return 1000 * statistics.median(times) / batch
+
+
+def weight_dtypes(tflite):
+    """{op: [weight dtype, ...]} for every conv and fully-connected op in a .tflite file."""
+    it = interpreter(tflite)
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    out = {}
+    for op in it._get_ops_details():
+        if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            out.setdefault(op["op_name"], []).append(np.dtype(tensors[op["inputs"][1]]["dtype"]).name)
+    return out
+
+
+def gzip_size(data):
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def deployable(arch, student, teacher=None):
+    """The model a user ships: a `head` student needs the teacher's conv layers in front of it."""
+    if arch != "head":
+        return student
+    layers = [keras.Input(models.INPUT_SHAPE)]
+    for name in ("conv1", "conv2", "pool", models.FEATURES_LAYER):
+        layers.append(teacher.get_layer(name))
+    layers += [l for l in student.layers if not isinstance(l, keras.layers.InputLayer)]
+    return keras.Sequential(layers, name="head_deployable")

@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+
+from conftest import digit_images
+from distill import compression as C
+from distill import data, losses, models, training
+
+
+def test_magnitude_mask_zeroes_the_smallest():
+    w = np.array([[0.5, -0.1], [0.05, -2.0]], np.float32)
+    assert C.magnitude_mask(w, 0.5).tolist() == [[1, 0], [0, 1]]
+    assert C.magnitude_mask(w, 0.0).sum() == 4
+
+
+def _digits(n, seed):
+    y = np.random.default_rng(seed).integers(0, 10, n)
+    return data.images(digit_images(y, seed)), y
+
+
+def _trained(arch, widths):
+    training.set_determinism(0)
+    x, y = _digits(1500, 0)
+    targets = losses.pack_targets(y, np.eye(10)[y] * 8.0)
+    model = models.student(arch, widths)
+    training.fit_student(model, losses.DistillationLoss("kd", 2.0, 0.5), (x, targets, None), epochs=4,
+                         batch_size=64, lr=0.01)
+    return model, (x, targets)
+
+
+@pytest.fixture(scope="module")
+def trained_cnn():
+    return _trained("cnn", (4, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def trained_mlp():
+    """An MLP trained for real on synthetic digits (a bar whose row is the label: global average
+    pooling cannot see rows, an MLP can), so its accuracy means something."""
+    return _trained("mlp", (32,))
+
+
+def test_pruning_reaches_and_keeps_the_sparsity(trained_cnn):
+    import keras
+
+    model, (x, targets) = trained_cnn
+    model = keras.models.clone_model(model)
+    model.set_weights(trained_cnn[0].get_weights())
+    batches = training.Batches(x, targets, 64)
+    pruner = C.MagnitudePruning(0.6, total_steps=3 * len(batches), ramp=0.5)
+    seen = []
+
+    class Record(keras.callbacks.Callback):  # runs after the pruner has applied its masks
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append([np.asarray(k) == 0 for k in C.prunable(self.model)])
+
+    model.compile(optimizer=keras.optimizers.Adam(0.002), loss=losses.DistillationLoss("kd", 2.0, 0.5))
+    model.fit(batches, epochs=3, verbose=0, callbacks=[pruner, Record()])
+    held = seen[pruner.ramp_steps - 1:]  # from the end of the ramp to the end of fine-tuning
+    assert len(held) > 10
+    for zeros in held:  # the same weights stay zero at every later step, at the target sparsity
+        assert all((z == h).all() for z, h in zip(zeros, held[0]))
+        for z in zeros:
+            assert abs(z.mean() - 0.6) <= 1 / z.size + 1e-9
+    assert C.sparsity(model) == pytest.approx(0.6, abs=0.01)
+    assert np.mean([z.mean() for z in seen[0]]) < 0.6  # the ramp started below the target
+
+
+def test_prune_helper_hits_the_target(trained_cnn):
+    import keras
+
+    model = keras.models.clone_model(trained_cnn[0])
+    model.set_weights(trained_cnn[0].get_weights())
+    model.compile(loss=losses.DistillationLoss("kd", 2.0, 0.5))
+    x, targets = trained_cnn[1]
+    C.prune(model, (x, targets, None), target=0.75, epochs=1, batch_size=64, lr=0.002)
+    assert C.sparsity(model) == pytest.approx(0.75, abs=0.01)
+    one_shot = keras.models.clone_model(trained_cnn[0])
+    one_shot.set_weights(trained_cnn[0].get_weights())
+    C.prune(one_shot, (x, targets, None), target=0.5, epochs=0, batch_size=64, lr=0.002)
+    assert C.sparsity(one_shot) == pytest.approx(0.5, abs=0.01)
+
+
+def test_int8_file_has_int8_weights(trained_cnn):
+    model, (x, _) = trained_cnn
+    float_blob = C.to_tflite(model)
+    int8_blob = C.to_tflite(model, int8=True, calibration=x[:200])
+    weights = C.weight_dtypes(int8_blob)
+    assert set(weights) == {"CONV_2D", "FULLY_CONNECTED"} and len(weights["CONV_2D"]) == 3
+    assert all(d == "int8" for ds in weights.values() for d in ds)
+    assert all(d == "float32" for ds in C.weight_dtypes(float_blob).values() for d in ds)
+
+
+def test_int8_accuracy_within_a_point_of_float(trained_mlp):
+    model, (x, _) = trained_mlp
+    x_test, y_test = _digits(300, 7)
+    float_blob = C.to_tflite(model)
+    int8_blob = C.to_tflite(model, int8=True, calibration=x[:200])
+    assert all(d == "int8" for ds in C.weight_dtypes(int8_blob).values() for d in ds)
+    acc_keras = float((np.asarray(model(x_test, training=False)).argmax(1) == y_test).mean())
+    acc_float = float((C.Runner(float_blob).predict(x_test).argmax(1) == y_test).mean())
+    acc_int8 = float((C.Runner(int8_blob).predict(x_test).argmax(1) == y_test).mean())
+    assert acc_keras > 0.5  # the test means something only if the model learned
+    assert acc_float == acc_keras
+    assert abs(acc_float - acc_int8) <= 0.01
+    assert len(int8_blob) < len(float_blob) / 2
+    assert C.Runner(int8_blob).ms_per_image(x_test, batch=1, repeats=3) > 0
+
+
+def test_head_ships_with_the_teachers_conv_layers():
+    training.set_determinism(0)
+    teacher = models.teacher()
+    head = models.student("head", (6,))
+    full = C.deployable("head", head, teacher)
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    features, _ = models.teacher_with_features(teacher)(x, training=False)
+    np.testing.assert_allclose(np.asarray(full(x, training=False)), np.asarray(head(features, training=False)),
+                               rtol=1e-5, atol=1e-5)
+    assert full.count_params() == models.deployed_params("head", head) == 74_188
+    assert C.deployable("cnn", head) is head

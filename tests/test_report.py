@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from distill import models, plots
+from distill import report as R
+
+
+def rec(name, params, accuracy, arch="head", loss="kd", hidden=6):
+    return {"name": name, "arch": arch, "hidden": hidden, "loss": loss, "params": params, "accuracy": accuracy,
+            "compression": round(models.TEACHER_PARAMS / params, 2), "agreement": 0.9}
+
+def test_seed_student_size_and_compression():
+    assert R.head_params(6) == 74_188
+    assert models.TEACHER_PARAMS / R.head_params(6) == pytest.approx(16.17, abs=0.01)
+    h6 = [r for r in R.seed_records() if r["hidden"] == 6][0]
+    assert h6["accuracy"] == 0.9626 and h6["compression"] == 16.17
+
+
+def test_smallest_at_target_and_summary():
+    records = [rec("a", 1000, 0.94), rec("b", 5000, 0.96), rec("c", 3000, 0.951), rec("d", 3000, 0.97)]
+    assert R.smallest(records, 0.95)["name"] == "d"  # fewest params; on a tie, the more accurate
+    assert R.smallest(records, 0.99) is None
+    s = R.summarize({"params": 1_199_882, "accuracy": 0.992}, rec("s", 74188, 0.975), records, 0.95)
+    assert s["teacher"]["compression"] == 1.0 and s["student"]["name"] == "s"
+    assert s["smallest_at_target"]["name"] == "d"
+
+
+def test_head_table_compares_with_the_seed():
+    records = [rec("head-6-kd", R.head_params(6), 0.98, loss="kd"), rec("head-6-hard", R.head_params(6), 0.97,
+               loss="hard"), rec("head-6-mse", R.head_params(6), 0.975, loss="mse")]
+    table = R.head_table(records)
+    assert "| hidden | params | compression | seed (mse) | mse | kd | hard | kd - hard | mse - hard |" in table
+    assert "| 6 | 74,188 | 16.2x | 0.9626 | 0.9750 | 0.9800 | 0.9700 | +0.0100 | +0.0050 |" in table
+
+
+def test_kd_gain_pareto_and_frontier_summary(tmp_path):
+    records = [rec("cnn-4-8-kd", 1000, 0.975, arch="cnn", hidden="4-8"),
+               rec("cnn-4-8-hard", 1000, 0.970, arch="cnn", hidden="4-8", loss="hard"),
+               rec("mlp-16-kd", 12000, 0.965, arch="mlp", hidden=16),
+               rec("mlp-16-hard", 12000, 0.968, arch="mlp", hidden=16, loss="hard"),
+               rec("cnn-8-16-kd", 9000, 0.991, arch="cnn", hidden="8-16"),
+               rec("head-6-kd", 74188, 0.985)]
+    assert R.kd_gain(records) == {"cnn-4-8": 0.005, "mlp-16": -0.003}  # ordered by size; heads left out
+    assert [r["name"] for r in R.pareto(records)] == ["cnn-4-8-kd", "cnn-8-16-kd"]
+    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, records[-1], records[:-1], 0.95)
+    assert s["smallest_at_98"]["name"] == "cnn-8-16-kd" and s["smallest_at_99"]["name"] == "cnn-8-16-kd"
+    table = R.frontier_table(records)
+    assert "| cnn-4-8 | 1,000 | 1200x | 0.9750 | 0.9700 | +0.0050 |" in table
+    plots.frontier(records, {"params": 1_199_882, "accuracy": 0.993}, tmp_path / "f.png")
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def compressed(name, acc_f, acc_q, bytes_f, bytes_q):
+    f = {"accuracy": acc_f, "bytes": bytes_f, "gzip_bytes": bytes_f // 2, "bytes_ratio": 4_800_000 / bytes_f,
+         "gzip_ratio": 9_600_000 / bytes_f, "ms_batch1": 0.02, "ms_batch1000": 0.01, "speedup_batch1": 50.0,
+         "speedup_batch1000": 90.0}
+    q = {**f, "accuracy": acc_q, "bytes": bytes_q, "gzip_bytes": bytes_q // 2, "bytes_ratio": 4_800_000 / bytes_q,
+         "gzip_ratio": 9_600_000 / bytes_q}
+    return {"name": name, "arch": "cnn", "sparsity": 0.5, "float32": f, "int8": q,
+            "teacher_ms_batch1": 1.0, "teacher_ms_batch1000": 0.9}
+
+
+def test_smallest_file_at_99_and_compress_table():
+    comp = [compressed("cnn-a-kd", 0.992, 0.991, 37_000, 14_000), compressed("cnn-b-kd", 0.985, 0.984, 10_000, 5_000)]
+    rows = R.compressed_files(comp)
+    assert [r["name"] for r in rows] == ["cnn-a-kd-float32", "cnn-a-kd-int8", "cnn-b-kd-float32", "cnn-b-kd-int8"]
+    best = R.smallest_file(rows, 0.99)
+    assert best["name"] == "cnn-a-kd-int8" and best["bytes"] == 14_000 and round(best["ratio"]) == 343
+    assert R.smallest_file(rows, 0.995) is None
+    teacher_tflite = {"float32": {"accuracy": 0.993, "bytes": 4_800_000, "gzip_bytes": 4_400_000}}
+    table = R.compress_table(comp, teacher_tflite)
+    assert "| teacher (float32) | 0 | 0.9930 | 4,800,000 |" in table
+    assert "| cnn-a-kd (int8) | 0.50 | 0.9910 | 14,000 | 7,000 | 343 | 686 |" in table
+    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, rec("s", 74188, 0.975), [], 0.95, comp)
+    assert s["smallest_bytes_at_99"]["name"] == "cnn-a-kd-int8"
