@@ -3,7 +3,10 @@
 This package stays import-light: params are validated before TensorFlow is imported, so a bad
 params.yaml is refused in a fraction of a second.
 """
+import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO/WARNING chatter; set 0 to see it
 
 
 class Error(Exception):

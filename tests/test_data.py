@@ -270,3 +270,18 @@ def test_fetch_stage_refuses_bad_mirror_and_writes_nothing(tmp_path, dataset, da
                 "checksum": "train-images-idx3-ubyte: SHA-256 mismatch"}[damage]
     assert expected in r.stderr and "fetch: error:" in r.stderr
     assert files_under(proj) == ["params.yaml"]
+
+
+def test_fetch_stage_refuses_count_mismatch_and_writes_nothing(tmp_path):
+    import hashlib
+
+    folder = tmp_path / "mirror"
+    spec = make_dataset(folder, n_train=40, n_test=10)
+    labels = idx_bytes(np.zeros(39, np.uint8))  # one label short of the 40 images
+    (folder / NAMES["train_labels"]).write_bytes(labels)
+    spec["train_labels"]["sha256"] = hashlib.sha256(labels).hexdigest()
+    proj = tmp_path / "proj"
+    r = run_stage("fetch", proj, _fetch_params(folder, spec))
+    assert r.returncode == 1
+    assert "count mismatch: train-images-idx3-ubyte holds 40 images, train-labels-idx1-ubyte 39 labels" in r.stderr
+    assert files_under(proj) == ["params.yaml"]

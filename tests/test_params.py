@@ -130,3 +130,42 @@ def test_sweep_point_refuses_bad_grid(tmp_path, args, change, message):
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 1 and message in r.stderr, r.stderr
     assert files_under(tmp_path) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("stage, change, message", [
+    ("student", lambda p: p.pop("student"), "params.yaml: missing section 'student'"),
+    ("student", lambda p: p["student"].update(arch="rnn"), "student.arch: must be one of head, mlp, cnn; got 'rnn'"),
+    ("teacher", lambda p: p["teacher"].update(batch_size="64"), "teacher.batch_size: must be an integer, got '64'"),
+    ("teacher", lambda p: p["teacher"].update(epoch=3), "teacher.epoch: unknown key"),
+    ("compress", lambda p: p["compress"].update(sparsity=1.5), "compress.sparsity: must be <= 0.99, got 1.5"),
+    ("evaluate", lambda p: p.update(evaluate=None), "evaluate: must be a mapping, got null"),
+])
+def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message):
+    params = default_params()
+    change(params)
+    args = ["student"] if stage == "compress" else []
+    import subprocess
+    import sys
+
+    import yaml
+
+    from conftest import ROOT
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    r = subprocess.run([sys.executable, "-m", f"stages.{stage}", *args], cwd=tmp_path, capture_output=True,
+                       text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert files_under(tmp_path) == ["params.yaml"]
+
+
+def test_stage_refuses_malformed_params_file(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    (tmp_path / "params.yaml").write_text("teacher: {epochs: 3\n")
+    r = subprocess.run([sys.executable, "-m", "stages.teacher"], cwd=tmp_path, capture_output=True, text=True,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 1 and "teacher: error: params.yaml: not valid YAML" in r.stderr
+    assert files_under(tmp_path) == ["params.yaml"]

@@ -3,11 +3,15 @@
 Runs on real MNIST from ../shared/data/mnist when that folder sits beside the project (as in CI),
 else on small IDX files made here. Checks what DVC runs, and that it skips what did not change.
 """
+import hashlib
+import json
 import os
 import re
+import signal
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,8 +127,6 @@ def test_second_repro_runs_nothing(project):
 
 def metrics_diff(project):
     """`dvc metrics diff --json` against HEAD: {file: {metric: {"old", "new", "diff"}}}."""
-    import json
-
     return json.loads(project.dvc("metrics", "diff", "--json").stdout or "{}")
 
 
@@ -164,3 +166,106 @@ def test_adding_a_sweep_point_trains_only_that_point(project):
                 "accuracy_vs_bytes"):
         assert (project.path / "metrics" / "plots" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     project.commit("sweep 4, 5")
+
+
+# --- trust: determinism, crash safety, tampering, the queue, a shared remote (issue 6) ---------------
+
+
+def md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def status(project):
+    return json.loads(project.dvc("status", "--json").stdout or "{}")
+
+
+def test_forced_teacher_rerun_gives_identical_outputs(project):
+    outputs = sorted((project.path / "data" / "teacher_outputs").glob("*.npy"))
+    before = {p.name: md5(p) for p in outputs}
+    r = project.dvc("repro", "-f", "-s", "teacher")
+    assert ran(r.stdout) == {"teacher"}
+    r = project.dvc("repro", "-f", "-s", "teacher_outputs")
+    assert ran(r.stdout) == {"teacher_outputs"}
+    assert {p.name: md5(p) for p in outputs} == before
+    changed = set(status(project))
+    assert not {s for s in changed if s.startswith(("student", "sweep"))}, changed  # students stay up to date
+    project.dvc("repro")
+    project.commit("forced teacher rerun")
+
+
+def test_sigkill_mid_training_leaves_nothing_accepted(project):
+    params = project.params()
+    params["student"]["epochs"] = 500  # long enough to be killed mid-training
+    project.set_params(params)
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-s", "student"], cwd=project.path,
+                            env=project.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    for line in proc.stdout:
+        if "student: epoch 2/500" in line:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    student = project.path / "metrics" / "student.json"
+    model = project.path / "data" / "students" / "student.keras"
+    assert not student.exists() and not model.exists()  # DVC cleared them; we never wrote half a file
+    assert not list(model.parent.glob(".*tmp*"))
+    assert "student" in status(project)
+    params["student"]["epochs"] = 1
+    project.set_params(params)
+    r = project.dvc("repro")  # recovers: reruns the killed stage and what depends on it
+    assert {"student", "evaluate"} <= ran(r.stdout)
+    assert json.loads(student.read_text())["epochs"] == 1
+    assert status(project) == {}
+    project.commit("after a crash")
+
+
+def test_a_tampered_output_is_noticed_and_restored(project):
+    model = project.path / "data" / "students" / "student.keras"
+    good = md5(model)
+    os.chmod(model, 0o644)
+    with open(model, "ab") as f:
+        f.write(b"tampered")
+    out = project.dvc("status").stdout
+    assert "modified:" in out and "data/students/student.keras" in out
+    project.dvc("checkout", "--force", "data/students/student.keras")
+    assert md5(model) == good and status(project) == {}
+
+
+def test_queued_experiments_run_two_at_a_time(project):
+    for hidden in (3, 5):
+        project.dvc("exp", "run", "--queue", "-S", f"student.hidden={hidden}")
+    project.dvc("queue", "start", "-j", "2")
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        queue = project.dvc("queue", "status").stdout
+        if "Running" not in queue and "Queued" not in queue:
+            break
+        time.sleep(3)
+    assert "Failed" not in queue, queue
+    shown = json.loads(project.dvc("exp", "show", "--json").stdout)
+    found = {}
+    for commit in shown:
+        for exp in (commit.get("experiments") or []):
+            for rev in exp.get("revs", []):
+                data = rev.get("data") or {}
+                hidden = data.get("params", {}).get("params.yaml", {}).get("data", {}).get("student", {}).get("hidden")
+                acc = data.get("metrics", {}).get("metrics/student.json", {}).get("data", {}).get("accuracy")
+                if hidden in (3, 5) and acc is not None:
+                    found[hidden] = acc
+    assert set(found) == {3, 5}, json.dumps(shown)[:2000]
+    project.dvc("queue", "stop", check=False)
+
+
+def test_shared_remote_push_then_pull_into_a_clean_clone(project, tmp_path):
+    remote = tmp_path / "remote"
+    project.dvc("remote", "add", "-d", "-f", "store", str(remote))
+    project.commit("remote")
+    project.dvc("push")
+    clone = tmp_path / "clone"
+    project.run("git", "clone", "-q", str(project.path), str(clone))
+    other = Project(clone)
+    other.dvc("pull")
+    assert (clone / "data" / "teacher_outputs" / "train_logits.npy").exists()
+    assert other.dvc("status").stdout.strip().endswith("Data and pipelines are up to date.")
+    r = other.dvc("repro")
+    assert ran(r.stdout) == set()
