@@ -1,0 +1,214 @@
+"""Benchmark the pipeline: full run, incremental experiment, overhead over plain Keras, inference.
+
+    python bench/run.py [--out bench/results.json] [--hidden 8] [--keep]
+
+In a fresh clone of this repository (empty DVC cache), it measures and prints:
+  1. wall time and peak RSS of every stage of the full default `dvc repro`, and the total;
+  2. `dvc exp run -S student.hidden=N` right after it, as a share of the full run;
+  3. the teacher stage against a bare `model.fit` of the same network, epochs, batch size and data;
+  4. inference throughput of the headline student and the frontier students against the teacher,
+     at batch 1 and batch 1000 (Keras, in this process);
+then writes every figure, with the machine it ran on, to --out.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def env():
+    mirror = ROOT.parent / "shared" / "data" / "mnist"  # the clone lives elsewhere: point fetch at the mirror
+    extra = {"MNIST_MIRROR": str(mirror)} if mirror.is_dir() and "MNIST_MIRROR" not in os.environ else {}
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def timed_dvc(args, cwd, log):
+    """Run `dvc <args>`, timing each stage it runs and sampling its processes' peak RSS."""
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    stages, current, lock = {}, [None], threading.Lock()
+    start = time.time()
+
+    def sample():
+        parent = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                rss = sum(c.memory_info().rss for c in parent.children(recursive=True))
+            except psutil.Error:
+                rss = 0
+            with lock:
+                if current[0]:
+                    stages[current[0]]["peak_rss_mb"] = max(stages[current[0]]["peak_rss_mb"], rss / 2**20)
+            time.sleep(0.1)
+
+    threading.Thread(target=sample, daemon=True).start()
+    for line in proc.stdout:
+        log.write(line)
+        m = re.match(r"Running stage '([^']+)'", line)
+        if m:
+            now = time.time()
+            with lock:
+                if current[0]:
+                    stages[current[0]]["seconds"] = round(now - stages[current[0]]["start"], 1)
+                current[0] = m.group(1)
+                stages[current[0]] = {"start": now, "peak_rss_mb": 0.0}
+            print(f"  [{now - start:7.1f}s] {current[0]}", flush=True)
+    proc.wait()
+    end = time.time()
+    with lock:
+        if current[0]:
+            stages[current[0]]["seconds"] = round(end - stages[current[0]]["start"], 1)
+    if proc.returncode:
+        sys.exit(f"dvc {' '.join(args)} failed; see the log")
+    for s in stages.values():
+        s.pop("start")
+        s["peak_rss_mb"] = round(s["peak_rss_mb"])
+    return round(end - start, 1), stages
+
+
+BARE_FIT = """
+import json, sys, time
+import keras
+from distill import data, files, models, training
+p = json.loads(sys.argv[1])
+training.set_determinism(p["seed"])
+mnist = files.load_npz("data/mnist.npz")
+x, y = data.images(mnist["x_train"]), mnist["y_train"]
+model = models.teacher()
+steps_per_epoch = -(-len(x) // p["batch_size"])
+lr = training.learning_rate(p["learning_rate"], p["schedule"], steps_per_epoch * p["epochs"],
+                            steps_per_epoch * p["warmup_epochs"])
+model.compile(optimizer=training.optimizer(p["optimizer"], lr, p["weight_decay"]),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+t = time.time()
+model.fit(x, y, batch_size=p["batch_size"], epochs=p["epochs"], verbose=0)
+print(json.dumps({"fit_seconds": time.time() - t}))
+"""
+
+INFERENCE = """
+import json, statistics, sys, time
+import keras, numpy as np
+from distill import data, files, training
+names = json.loads(sys.argv[1])
+mnist = files.load_npz("data/mnist.npz")
+x = data.images(mnist["x_test"][:1000])
+features = files.load_npy("data/teacher_outputs/test_features.npy")[:1000]
+out = {}
+for name in names:
+    path = "data/teacher.keras" if name == "teacher" else f"data/students/{name}.keras"
+    model = keras.models.load_model(path, compile=False)
+    inputs = features if model.name == "head" else x
+    row = {}
+    for batch in (1, 1000):
+        xb = np.asarray(inputs[:batch])
+        model.predict_on_batch(xb)
+        times = []
+        for _ in range(50 if batch == 1 else 5):
+            t = time.perf_counter()
+            model.predict_on_batch(xb)
+            times.append(time.perf_counter() - t)
+        row[f"images_per_second_batch{batch}"] = round(batch / statistics.median(times), 1)
+    out[name] = row
+print(json.dumps(out))
+"""
+
+
+def python_json(code, arg, cwd):
+    r = subprocess.run([sys.executable, "-c", code, json.dumps(arg)], cwd=cwd, env=env(), text=True,
+                       capture_output=True)
+    if r.returncode:
+        sys.exit(f"benchmark step failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    ap.add_argument("--hidden", type=int, default=8, help="student.hidden for the incremental experiment")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    args = ap.parse_args()
+    import yaml
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    repo = tmp / "repo"
+    log = open(tmp / "dvc.log", "w")
+    try:
+        subprocess.run(["git", "clone", "-q", "--no-local", str(ROOT), str(repo)], check=True)
+        print(f"benchmark in a fresh clone: {repo} (log: {tmp / 'dvc.log'})")
+        print("1. full default `dvc repro` from an empty cache:")
+        total, stages = timed_dvc(["repro"], repo, log)
+        print(f"2. `dvc exp run -S student.hidden={args.hidden}`:")
+        exp_total, exp_stages = timed_dvc(["exp", "run", "-S", f"student.hidden={args.hidden}"], repo, log)
+        subprocess.run(["git", "checkout", "-q", "--", "."], cwd=repo)  # back to the committed params
+        subprocess.run([sys.executable, "-m", "dvc", "checkout", "-q"], cwd=repo, env=env(), capture_output=True)
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        print("3. bare model.fit of the teacher (same network, epochs, batch size, data):")
+        bare = python_json(BARE_FIT, params["teacher"], repo)["fit_seconds"]
+        teacher = json.loads((repo / "metrics" / "teacher.json").read_text())
+        summary = json.loads((repo / "metrics" / "summary.json").read_text())
+        frontier = sorted({r["name"] for r in (summary.get("smallest_at_98"), summary.get("smallest_at_99")) if r})
+        names = ["teacher", "student"] + [n for n in frontier if n != summary["student"]["name"]]
+        print(f"4. inference throughput: {', '.join(names)}")
+        inference = python_json(INFERENCE, names, repo)
+        trained = {json.loads(f.read_text())["name"]: json.loads(f.read_text())["train_seconds"]
+                   for f in (repo / "metrics" / "sweep").glob("*.json")}
+    finally:
+        log.close()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    sweep = [s["seconds"] for name, s in stages.items() if name.startswith("sweep")]
+    overhead = [stages[f"{stage}@{name.split('-', 1)[1]}"]["seconds"] - seconds for name, seconds in trained.items()
+                for stage in [{"head": "sweep", "mlp": "sweep_mlp", "cnn": "sweep_cnn"}[name.split("-")[0]]]
+                if f"{stage}@{name.split('-', 1)[1]}" in stages]
+    t = inference["teacher"]
+    result = {
+        "machine": machine(),
+        "full_run": {"seconds": total, "minutes": round(total / 60, 2), "stages": stages,
+                     "max_peak_rss_mb": max(s["peak_rss_mb"] for s in stages.values())},
+        "incremental": {"command": f"dvc exp run -S student.hidden={args.hidden}", "seconds": exp_total,
+                        "share_of_full_run": round(exp_total / total, 4), "stages": exp_stages},
+        "teacher_vs_bare_fit": {"stage_seconds": stages["teacher"]["seconds"], "stage_train_seconds": teacher["train_seconds"],
+                                "bare_fit_seconds": round(bare, 1),
+                                "ratio_stage": round(stages["teacher"]["seconds"] / bare, 3),
+                                "ratio_training": round(teacher["train_seconds"] / bare, 3)},
+        "sweep_points": {"count": len(sweep), "median_seconds": statistics.median(sweep) if sweep else None,
+                         "median_overhead_seconds": round(statistics.median(overhead), 1) if overhead else None,
+                         "overhead_note": "stage wall time minus the training time the point itself records"},
+        "inference": {name: {**row, **{f"speedup_batch{b}": round(row[f"images_per_second_batch{b}"]
+                                                                  / t[f"images_per_second_batch{b}"], 2)
+                                       for b in (1, 1000)}}
+                      for name, row in inference.items()},
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "full_run"}, indent=2))
+    print(f"full run: {total:.0f}s ({total / 60:.1f} min); slowest stages:")
+    for name, s in sorted(stages.items(), key=lambda kv: -kv[1]["seconds"])[:8]:
+        print(f"  {name:28s} {s['seconds']:7.1f}s  {s['peak_rss_mb']:6.0f} MB")
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
