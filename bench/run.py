@@ -1,13 +1,13 @@
 """Benchmark the pipeline: full run, incremental experiment, overhead over plain Keras, inference.
 
-    python bench/run.py [--out bench/results.json] [--hidden 8] [--keep]
+    python bench/run.py [--out bench/results.json] [--hidden 8] [--keep] [--inference-only CLONE]
 
 In a fresh clone of this repository (empty DVC cache), it measures and prints:
   1. wall time and peak RSS of every stage of the full default `dvc repro`, and the total;
   2. `dvc exp run -S student.hidden=N` right after it, as a share of the full run;
   3. the teacher stage against a bare `model.fit` of the same network, epochs, batch size and data;
   4. inference throughput of the headline student and the frontier students against the teacher,
-     at batch 1 and batch 1000 (Keras, in this process);
+     at batch 1 and batch 1000 (Keras, raw images in: a head student runs behind the teacher's convs);
 then writes every figure, with the machine it ran on, to --out.
 """
 import argparse
@@ -109,19 +109,21 @@ print(json.dumps({"fit_seconds": time.time() - t}))
 INFERENCE = """
 import json, statistics, sys, time
 import keras, numpy as np
-from distill import data, files, training
+from distill import compression, data, files
 names = json.loads(sys.argv[1])
 mnist = files.load_npz("data/mnist.npz")
 x = data.images(mnist["x_test"][:1000])
-features = files.load_npy("data/teacher_outputs/test_features.npy")[:1000]
+teacher = keras.models.load_model("data/teacher.keras", compile=False)
 out = {}
 for name in names:
-    path = "data/teacher.keras" if name == "teacher" else f"data/students/{name}.keras"
-    model = keras.models.load_model(path, compile=False)
-    inputs = features if model.name == "head" else x
+    if name == "teacher":
+        model = teacher
+    else:  # a head student runs behind the teacher's conv layers, as it ships: time the whole thing
+        student = keras.models.load_model(f"data/students/{name}.keras", compile=False)
+        model = compression.deployable(student.name, student, teacher)
     row = {}
     for batch in (1, 1000):
-        xb = np.asarray(inputs[:batch])
+        xb = np.asarray(x[:batch])
         model.predict_on_batch(xb)
         times = []
         for _ in range(50 if batch == 1 else 5):
@@ -132,6 +134,19 @@ for name in names:
     out[name] = row
 print(json.dumps(out))
 """
+
+
+def inference(repo):
+    """Throughput of the teacher, the headline student and the frontier students (Keras, raw images in)."""
+    summary = json.loads((repo / "metrics" / "summary.json").read_text())
+    frontier = sorted({r["name"] for r in (summary.get("smallest_at_98"), summary.get("smallest_at_99")) if r})
+    names = ["teacher", "student"] + [n for n in frontier if n != summary["student"]["name"]]
+    print(f"4. inference throughput: {', '.join(names)} (student = {summary['student']['name']})")
+    rows = python_json(INFERENCE, names, repo)
+    t = rows["teacher"]
+    return {name: {**row, **{f"speedup_batch{b}": round(row[f"images_per_second_batch{b}"]
+                                                         / t[f"images_per_second_batch{b}"], 2) for b in (1, 1000)}}
+            for name, row in rows.items()}
 
 
 def python_json(code, arg, cwd):
@@ -147,8 +162,17 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     ap.add_argument("--hidden", type=int, default=8, help="student.hidden for the incremental experiment")
     ap.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    ap.add_argument("--inference-only", metavar="CLONE", type=Path,
+                    help="re-measure only step 4 in a clone kept by --keep, and update --out in place")
     args = ap.parse_args()
     import yaml
+
+    if args.inference_only:
+        result = json.loads(Path(args.out).read_text())
+        result["inference"] = inference(args.inference_only)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result["inference"], indent=2))
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     repo = tmp / "repo"
@@ -158,19 +182,22 @@ def main():
         print(f"benchmark in a fresh clone: {repo} (log: {tmp / 'dvc.log'})")
         print("1. full default `dvc repro` from an empty cache:")
         total, stages = timed_dvc(["repro"], repo, log)
+        # commit the full run in the clone, so the experiment has it as baseline and we can return to it
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+        subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q",
+                        "-m", "bench: full default run"], cwd=repo, check=True)
         print(f"2. `dvc exp run -S student.hidden={args.hidden}`:")
         exp_total, exp_stages = timed_dvc(["exp", "run", "-S", f"student.hidden={args.hidden}"], repo, log)
-        subprocess.run(["git", "checkout", "-q", "--", "."], cwd=repo)  # back to the committed params
-        subprocess.run([sys.executable, "-m", "dvc", "checkout", "-q"], cwd=repo, env=env(), capture_output=True)
+        subprocess.run(["git", "checkout", "-q", "--", "."], cwd=repo, check=True)  # back to the full run
+        r = subprocess.run([sys.executable, "-m", "dvc", "checkout"], cwd=repo, env=env(), text=True,
+                           capture_output=True)
+        if r.returncode:
+            sys.exit(f"dvc checkout of the full run failed:\n{r.stdout}{r.stderr}")
         params = yaml.safe_load((repo / "params.yaml").read_text())
         print("3. bare model.fit of the teacher (same network, epochs, batch size, data):")
         bare = python_json(BARE_FIT, params["teacher"], repo)["fit_seconds"]
         teacher = json.loads((repo / "metrics" / "teacher.json").read_text())
-        summary = json.loads((repo / "metrics" / "summary.json").read_text())
-        frontier = sorted({r["name"] for r in (summary.get("smallest_at_98"), summary.get("smallest_at_99")) if r})
-        names = ["teacher", "student"] + [n for n in frontier if n != summary["student"]["name"]]
-        print(f"4. inference throughput: {', '.join(names)}")
-        inference = python_json(INFERENCE, names, repo)
+        inference_rows = inference(repo)
         trained = {json.loads(f.read_text())["name"]: json.loads(f.read_text())["train_seconds"]
                    for f in (repo / "metrics" / "sweep").glob("*.json")}
     finally:
@@ -182,7 +209,6 @@ def main():
     overhead = [stages[f"{stage}@{name.split('-', 1)[1]}"]["seconds"] - seconds for name, seconds in trained.items()
                 for stage in [{"head": "sweep", "mlp": "sweep_mlp", "cnn": "sweep_cnn"}[name.split("-")[0]]]
                 if f"{stage}@{name.split('-', 1)[1]}" in stages]
-    t = inference["teacher"]
     result = {
         "machine": machine(),
         "full_run": {"seconds": total, "minutes": round(total / 60, 2), "stages": stages,
@@ -196,10 +222,7 @@ def main():
         "sweep_points": {"count": len(sweep), "median_seconds": statistics.median(sweep) if sweep else None,
                          "median_overhead_seconds": round(statistics.median(overhead), 1) if overhead else None,
                          "overhead_note": "stage wall time minus the training time the point itself records"},
-        "inference": {name: {**row, **{f"speedup_batch{b}": round(row[f"images_per_second_batch{b}"]
-                                                                  / t[f"images_per_second_batch{b}"], 2)
-                                       for b in (1, 1000)}}
-                      for name, row in inference.items()},
+        "inference": inference_rows,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
