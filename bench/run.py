@@ -89,18 +89,12 @@ def timed_dvc(args, cwd, log):
 
 BARE_FIT = """
 import json, sys, time
-import keras
 from distill import data, files, models, training
 p = json.loads(sys.argv[1])
 training.set_determinism(p["seed"])
 mnist = files.load_npz("data/mnist.npz")
 x, y = data.images(mnist["x_train"]), mnist["y_train"]
-model = models.teacher()
-steps_per_epoch = -(-len(x) // p["batch_size"])
-lr = training.learning_rate(p["learning_rate"], p["schedule"], steps_per_epoch * p["epochs"],
-                            steps_per_epoch * p["warmup_epochs"])
-model.compile(optimizer=training.optimizer(p["optimizer"], lr, p["weight_decay"]),
-              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+model = training.compile_teacher(models.teacher(), len(x), p)  # exactly as the teacher stage does
 t = time.time()
 model.fit(x, y, batch_size=p["batch_size"], epochs=p["epochs"], verbose=0)
 print(json.dumps({"fit_seconds": time.time() - t}))

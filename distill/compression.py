@@ -96,11 +96,14 @@ def prune(model, train, target, epochs, batch_size, lr, seed=0, label="prune"):
     return model
 
 
-def params_needed(arch, model):
-    return models.deployed_params(arch, model)
-
-
 # --- TFLite ----------------------------------------------------------------------------------------
+
+OUT = "data/compressed"
+
+
+def tflite_path(name, kind):
+    """data/compressed/<name>.tflite for float32, <name>-int8.tflite for int8."""
+    return f"{OUT}/{name}.tflite" if kind == "float32" else f"{OUT}/{name}-int8.tflite"
 
 
 def to_tflite(model, int8=False, calibration=None):

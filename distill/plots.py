@@ -6,7 +6,7 @@ import numpy as np
 
 from . import files, models
 from .evaluation import confusion
-from .report import SEED, pareto, seed_records
+from .report import SEED, head_params, pareto, seed_records
 
 LOSS_STYLE = {"kd": ("tab:blue", "o"), "mse": ("tab:orange", "s"), "hard": ("tab:gray", "^")}
 
@@ -95,7 +95,8 @@ def frontier(records, teacher, path):
                         fontsize=7, color="0.25")
     ax.scatter([teacher["params"]], [teacher["accuracy"]], marker="*", s=160, color="tab:red", zorder=4,
                label=f"teacher ({teacher['params']:,}, {teacher['accuracy']:.4f})")
-    ax.scatter([74_188], [SEED[6]], marker="X", s=90, color="black", zorder=4, label="seed's student (74,188, 0.9626)")
+    ax.scatter([head_params(6)], [SEED[6]], marker="X", s=90, color="black", zorder=4,
+               label=f"seed's student ({head_params(6):,}, {SEED[6]})")
     for level in (0.98, 0.99):
         ax.axhline(level, color="0.6", lw=0.8, ls="--")
     _log_x(ax)

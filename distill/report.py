@@ -29,10 +29,11 @@ def teacher_record(teacher):
             "accuracy": teacher["accuracy"], "compression": 1.0, "agreement": 1.0}
 
 
-def smallest(records, target):
-    """The record with the fewest params whose accuracy reaches `target` (None if none does)."""
+def smallest(records, target, size="params"):
+    """The record with the least `size` (params, or bytes for files) whose accuracy reaches `target`
+    (None if none does); on a tie, the more accurate."""
     hits = [r for r in records if r["accuracy"] >= target]
-    return min(hits, key=lambda r: (r["params"], -r["accuracy"])) if hits else None
+    return min(hits, key=lambda r: (r[size], -r["accuracy"])) if hits else None
 
 
 def network(record):
@@ -69,12 +70,6 @@ def compressed_files(compressed):
     return rows
 
 
-def smallest_file(rows, target):
-    """The smallest .tflite file (in bytes) whose test accuracy reaches `target`."""
-    hits = [r for r in rows if r["accuracy"] >= target]
-    return min(hits, key=lambda r: (r["bytes"], -r["accuracy"])) if hits else None
-
-
 def summarize(teacher, student, records, target, compressed=()):
     everyone = records + [student]
     return {
@@ -85,7 +80,7 @@ def summarize(teacher, student, records, target, compressed=()):
         "smallest_at_99": smallest(everyone, 0.99),
         "smallest_at_98": smallest(everyone, 0.98),
         "kd_gain": kd_gain(records),
-        **({"smallest_bytes_at_99": smallest_file(compressed_files(compressed), 0.99)} if compressed else {}),
+        **({"smallest_bytes_at_99": smallest(compressed_files(compressed), 0.99, size="bytes")} if compressed else {}),
     }
 
 

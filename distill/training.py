@@ -53,6 +53,16 @@ def optimizer(name, lr, weight_decay=0.0):
     raise ValueError(f"unknown optimizer '{name}' (known: {', '.join(OPTIMIZERS)})")
 
 
+def compile_teacher(model, n_images, p):
+    """Compile the teacher as the `teacher` params say: optimizer, peak learning rate, schedule over
+    `epochs` of `n_images` in `batch_size` batches with `warmup_epochs` of warmup, weight decay."""
+    per_epoch = math.ceil(n_images / p["batch_size"])
+    lr = learning_rate(p["learning_rate"], p["schedule"], per_epoch * p["epochs"], per_epoch * p["warmup_epochs"])
+    model.compile(optimizer=optimizer(p["optimizer"], lr, p["weight_decay"]),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
 class Batches(keras.utils.PyDataset):
     """Shuffled mini-batches (x, y) gathered from arrays that may be memory-mapped.
 

@@ -15,7 +15,6 @@ import sys
 import distill
 from distill import params as P
 
-OUT = "data/compressed"
 SCHEMA = {
     "students": P.list_of(P.string()),
     "sparsity": P.number(min=0, max=0.99),
@@ -40,7 +39,7 @@ def main(argv):
                             "(dvc.yaml's matrix and params.yaml disagree)")
     import keras
     from distill import compression as C
-    from distill import data, evaluation, files, training
+    from distill import data, evaluation, files, losses, models, training
 
     training.set_determinism(p["seed"])
     path = f"data/students/{name}.keras"
@@ -54,7 +53,7 @@ def main(argv):
     x_test, transform_test, _, _ = training.student_data(arch, "test")
     before = evaluation.accuracy(training.predict(student, x_test, transform=transform_test), labels)
 
-    pruned = C.prune(student, (x, training.losses.pack_targets(train_labels, logits), transform),
+    pruned = C.prune(student, (x, losses.pack_targets(train_labels, logits), transform),
                      p["sparsity"], p["finetune_epochs"], p["batch_size"], p["learning_rate"], p["seed"], name)
     after = evaluation.accuracy(training.predict(pruned, x_test, transform=transform_test), labels)
     teacher = keras.models.load_model("data/teacher.keras") if arch == "head" else None
@@ -64,23 +63,24 @@ def main(argv):
     images_test = data.images(mnist["x_test"])
     calibration = data.images(mnist["x_train"][: p["calibration_images"]])
     blobs = {"float32": C.to_tflite(model), "int8": C.to_tflite(model, True, calibration)}
-    teacher_blob = files.Path(f"{OUT}/teacher.tflite").read_bytes()
+    teacher_blob = files.Path(C.tflite_path("teacher", "float32")).read_bytes()
     teacher_bytes = len(teacher_blob)
-    record = {"name": name, "arch": arch, "params": C.params_needed(arch, pruned), "sparsity": round(C.sparsity(pruned), 4),
+    record = {"name": name, "arch": arch, "params": models.deployed_params(arch, pruned),
+              "sparsity": round(C.sparsity(pruned), 4),
               "accuracy_keras": round(before, 6), "accuracy_pruned_keras": round(after, 6)}
     runners = {"teacher": C.Runner(teacher_blob, p["threads"])}
     for kind, blob in blobs.items():
-        file = f"{OUT}/{name}.tflite" if kind == "float32" else f"{OUT}/{name}-int8.tflite"
-        with files.atomic_path(file) as tmp:
+        with files.atomic_path(C.tflite_path(name, kind)) as tmp:
             tmp.write_bytes(blob)
         runners[kind] = C.Runner(blob, p["threads"])
         pred = runners[kind].predict(images_test)
+        gzip_bytes = C.gzip_size(blob)
         record[kind] = {
             "accuracy": round(evaluation.accuracy(pred, labels), 6),
             "agreement": round(evaluation.agreement(pred, teacher_logits), 6),
-            "bytes": len(blob), "gzip_bytes": C.gzip_size(blob),
+            "bytes": len(blob), "gzip_bytes": gzip_bytes,
             "bytes_ratio": round(teacher_bytes / len(blob), 1),
-            "gzip_ratio": round(teacher_bytes / C.gzip_size(blob), 1),
+            "gzip_ratio": round(teacher_bytes / gzip_bytes, 1),
         }
     record["int8_loss_points"] = round(100 * (record["float32"]["accuracy"] - record["int8"]["accuracy"]), 3)
     for batch in (1, 1000):

@@ -24,7 +24,6 @@ def main():
     p = P.section("teacher", SCHEMA)
     if p["warmup_epochs"] >= p["epochs"]:
         raise P.ParamsError(f"params.yaml: teacher.warmup_epochs: must be < teacher.epochs ({p['epochs']})")
-    import keras
     from distill import data, files, models, training
 
     training.set_determinism(p["seed"])
@@ -32,15 +31,7 @@ def main():
     x, y = data.images(mnist["x_train"]), mnist["y_train"]
     x_test, y_test = data.images(mnist["x_test"]), mnist["y_test"]
 
-    model = models.teacher()
-    steps = -(-len(x) // p["batch_size"]) * p["epochs"]
-    warmup = -(-len(x) // p["batch_size"]) * p["warmup_epochs"]
-    lr = training.learning_rate(p["learning_rate"], p["schedule"], steps, warmup)
-    model.compile(
-        optimizer=training.optimizer(p["optimizer"], lr, p["weight_decay"]),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    model = training.compile_teacher(models.teacher(), len(x), p)
     print(f"teacher: {model.count_params():,} params, {len(x)} training images, {p['epochs']} epochs")
     start = time.time()
     model.fit(

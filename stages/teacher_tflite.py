@@ -8,14 +8,12 @@ import distill
 from distill import params as P
 from stages.compress import SCHEMA
 
-OUT = "data/compressed"
-
 
 def main():
     p = P.section("compress", SCHEMA)
     import keras
     from distill import compression as C
-    from distill import data, files, training
+    from distill import data, evaluation, files, training
 
     training.set_determinism(p["seed"])
     mnist = files.load_npz("data/mnist.npz")
@@ -24,12 +22,10 @@ def main():
     x_test, y_test = data.images(mnist["x_test"]), mnist["y_test"]
     record = {"name": "teacher", "arch": "teacher", "params": teacher.count_params()}
     for kind, blob in (("float32", C.to_tflite(teacher)), ("int8", C.to_tflite(teacher, True, calibration))):
-        path = f"{OUT}/teacher.tflite" if kind == "float32" else f"{OUT}/teacher-int8.tflite"
-        with files.atomic_path(path) as tmp:
+        with files.atomic_path(C.tflite_path("teacher", kind)) as tmp:
             tmp.write_bytes(blob)
-        runner = C.Runner(blob, p["threads"])
-        record[kind] = {"bytes": len(blob), "gzip_bytes": C.gzip_size(blob),
-                        "accuracy": round(float((runner.predict(x_test).argmax(1) == y_test).mean()), 6)}
+        accuracy = evaluation.accuracy(C.Runner(blob, p["threads"]).predict(x_test), y_test)
+        record[kind] = {"bytes": len(blob), "gzip_bytes": C.gzip_size(blob), "accuracy": round(accuracy, 6)}
         print(f"teacher_tflite: {kind}: {len(blob):,} bytes, accuracy {record[kind]['accuracy']:.4f}")
     files.write_json("metrics/compress/teacher.json", record)
 

@@ -3,7 +3,7 @@ import pytest
 
 from conftest import digit_images
 from distill import compression as C
-from distill import data, losses, models, training
+from distill import data, evaluation, losses, models, training
 
 
 def test_magnitude_mask_zeroes_the_smallest():
@@ -27,6 +27,14 @@ def _trained(arch, widths):
     return model, (x, targets)
 
 
+def _copy(model):
+    import keras
+
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
 @pytest.fixture(scope="module")
 def trained_cnn():
     return _trained("cnn", (4, 8, 8))
@@ -43,8 +51,7 @@ def test_pruning_reaches_and_keeps_the_sparsity(trained_cnn):
     import keras
 
     model, (x, targets) = trained_cnn
-    model = keras.models.clone_model(model)
-    model.set_weights(trained_cnn[0].get_weights())
+    model = _copy(model)
     batches = training.Batches(x, targets, 64)
     pruner = C.MagnitudePruning(0.6, total_steps=3 * len(batches), ramp=0.5)
     seen = []
@@ -66,16 +73,12 @@ def test_pruning_reaches_and_keeps_the_sparsity(trained_cnn):
 
 
 def test_prune_helper_hits_the_target(trained_cnn):
-    import keras
-
-    model = keras.models.clone_model(trained_cnn[0])
-    model.set_weights(trained_cnn[0].get_weights())
+    model = _copy(trained_cnn[0])
     model.compile(loss=losses.DistillationLoss("kd", 2.0, 0.5))
     x, targets = trained_cnn[1]
     C.prune(model, (x, targets, None), target=0.75, epochs=1, batch_size=64, lr=0.002)
     assert C.sparsity(model) == pytest.approx(0.75, abs=0.01)
-    one_shot = keras.models.clone_model(trained_cnn[0])
-    one_shot.set_weights(trained_cnn[0].get_weights())
+    one_shot = _copy(trained_cnn[0])
     C.prune(one_shot, (x, targets, None), target=0.5, epochs=0, batch_size=64, lr=0.002)
     assert C.sparsity(one_shot) == pytest.approx(0.5, abs=0.01)
 
@@ -96,9 +99,9 @@ def test_int8_accuracy_within_a_point_of_float(trained_mlp):
     float_blob = C.to_tflite(model)
     int8_blob = C.to_tflite(model, int8=True, calibration=x[:200])
     assert all(d == "int8" for ds in C.weight_dtypes(int8_blob).values() for d in ds)
-    acc_keras = float((np.asarray(model(x_test, training=False)).argmax(1) == y_test).mean())
-    acc_float = float((C.Runner(float_blob).predict(x_test).argmax(1) == y_test).mean())
-    acc_int8 = float((C.Runner(int8_blob).predict(x_test).argmax(1) == y_test).mean())
+    acc_keras = evaluation.accuracy(np.asarray(model(x_test, training=False)), y_test)
+    acc_float = evaluation.accuracy(C.Runner(float_blob).predict(x_test), y_test)
+    acc_int8 = evaluation.accuracy(C.Runner(int8_blob).predict(x_test), y_test)
     assert acc_keras > 0.5  # the test means something only if the model learned
     assert acc_float == acc_keras
     assert abs(acc_float - acc_int8) <= 0.01

@@ -3,6 +3,7 @@
 Runs on real MNIST from ../shared/data/mnist when that folder sits beside the project (as in CI),
 else on small IDX files made here. Checks what DVC runs, and that it skips what did not change.
 """
+import csv
 import hashlib
 import json
 import os
@@ -160,7 +161,7 @@ def test_adding_a_sweep_point_trains_only_that_point(project):
     compressed = yaml.safe_load((project.path / "metrics" / "compress" / "cnn-2-4-hard.json").read_text())
     assert compressed["sparsity"] == pytest.approx(params["compress"]["sparsity"], abs=0.02)
     assert (project.path / "data" / "compressed" / "cnn-2-4-hard-int8.tflite").stat().st_size == compressed["int8"]["bytes"]
-    names = {r["name"] for r in __import__("csv").DictReader(open(project.path / "metrics/plots/frontier.csv"))}
+    names = {r["name"] for r in csv.DictReader(open(project.path / "metrics/plots/frontier.csv"))}
     assert names >= {"head-4-kd", "head-5-kd", "mlp-8-kd", "cnn-2-4-hard"}
     for png in ("accuracy_vs_params", "accuracy_vs_compression", "confusion", "training", "frontier",
                 "accuracy_vs_bytes"):

@@ -64,9 +64,9 @@ def test_smallest_file_at_99_and_compress_table():
     comp = [compressed("cnn-a-kd", 0.992, 0.991, 37_000, 14_000), compressed("cnn-b-kd", 0.985, 0.984, 10_000, 5_000)]
     rows = R.compressed_files(comp)
     assert [r["name"] for r in rows] == ["cnn-a-kd-float32", "cnn-a-kd-int8", "cnn-b-kd-float32", "cnn-b-kd-int8"]
-    best = R.smallest_file(rows, 0.99)
+    best = R.smallest(rows, 0.99, size="bytes")
     assert best["name"] == "cnn-a-kd-int8" and best["bytes"] == 14_000 and round(best["ratio"]) == 343
-    assert R.smallest_file(rows, 0.995) is None
+    assert R.smallest(rows, 0.995, size="bytes") is None
     teacher_tflite = {"float32": {"accuracy": 0.993, "bytes": 4_800_000, "gzip_bytes": 4_400_000}}
     table = R.compress_table(comp, teacher_tflite)
     assert "| teacher (float32) | 0 | 0.9930 | 4,800,000 |" in table
