@@ -10,7 +10,6 @@ Markdown, to stdout and appended to FILE (GitHub's $GITHUB_STEP_SUMMARY):
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "data" / "mnist"
+sys.path.insert(0, str(ROOT))  # run as a script: `python .ci/reproduce.py`
+from distill import paths  # noqa: E402
 
 
 def small(params):
@@ -31,11 +32,11 @@ def small(params):
     params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
     tiny = {"epochs": 1, "batch_size": 64}
     params["student"].update(tiny)
-    for arch, grid in params["sweep"].items():
+    for grid in params["sweep"].values():
         grid.update(hidden=grid["hidden"][-1:], loss=grid["loss"][:1])
         grid["train"].update(tiny)
     if "compress" in params:
-        params["compress"].update(students=["student"], finetune_epochs=1, calibration_images=100,
+        params["compress"].update(students=[paths.HEADLINE], finetune_epochs=1, calibration_images=100,
                                   repeats_batch1=3, repeats_batch1000=1)
     return params
 

@@ -27,11 +27,13 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: `python bench/run.py`
+from distill import names, paths  # noqa: E402
 
 
 def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
     return {"cores": os.cpu_count(), "cpu": cpu, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "platform": platform.platform()}
 
@@ -89,31 +91,33 @@ def timed_dvc(args, cwd, log):
 
 BARE_FIT = """
 import json, sys, time
-from distill import data, files, models, training
-p = json.loads(sys.argv[1])
-training.set_determinism(p["seed"])
-mnist = files.load_npz("data/mnist.npz")
+from distill import data, files, models, paths, training
+from distill import params as P
+from stages.teacher import TeacherConfig
+cfg = P.section("teacher", TeacherConfig)
+training.set_determinism(cfg.seed)
+mnist = files.load_npz(paths.MNIST)
 x, y = data.images(mnist["x_train"]), mnist["y_train"]
-model = training.compile_teacher(models.teacher(), len(x), p)  # exactly as the teacher stage does
+model = training.compile_teacher(models.teacher(), len(x), cfg)  # exactly as the teacher stage does
 t = time.time()
-model.fit(x, y, batch_size=p["batch_size"], epochs=p["epochs"], verbose=0)
+model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0)
 print(json.dumps({"fit_seconds": time.time() - t}))
 """
 
 INFERENCE = """
 import json, statistics, sys, time
-import keras, numpy as np
-from distill import compression, data, files
-names = json.loads(sys.argv[1])
-mnist = files.load_npz("data/mnist.npz")
+import numpy as np
+from distill import compression, data, files, names, paths
+students = json.loads(sys.argv[1])
+mnist = files.load_npz(paths.MNIST)
 x = data.images(mnist["x_test"][:1000])
-teacher = keras.models.load_model("data/teacher.keras", compile=False)
+teacher = files.load_model(paths.TEACHER_MODEL, compile=False)
 out = {}
-for name in names:
-    if name == "teacher":
+for name in students:
+    if name == names.TEACHER:
         model = teacher
     else:  # a head student runs behind the teacher's conv layers, as it ships: time the whole thing
-        student = keras.models.load_model(f"data/students/{name}.keras", compile=False)
+        student = files.load_model(paths.student_model(name), compile=False)
         model = compression.deployable(student.name, student, teacher)
     row = {}
     for batch in (1, 1000):
@@ -132,15 +136,27 @@ print(json.dumps(out))
 
 def inference(repo):
     """Throughput of the teacher, the headline student and the frontier students (Keras, raw images in)."""
-    summary = json.loads((repo / "metrics" / "summary.json").read_text())
+    summary = json.loads((repo / paths.SUMMARY).read_text())
     frontier = sorted({r["name"] for r in (summary.get("smallest_at_98"), summary.get("smallest_at_99")) if r})
-    names = ["teacher", "student"] + [n for n in frontier if n != summary["student"]["name"]]
-    print(f"4. inference throughput: {', '.join(names)} (student = {summary['student']['name']})")
-    rows = python_json(INFERENCE, names, repo)
-    t = rows["teacher"]
+    models = [names.TEACHER, paths.HEADLINE] + [n for n in frontier if n != summary["student"]["name"]]
+    print(f"4. inference throughput: {', '.join(models)} ({paths.HEADLINE} = {summary['student']['name']})")
+    rows = python_json(INFERENCE, models, repo)
+    t = rows[names.TEACHER]
     return {name: {**row, **{f"speedup_batch{b}": round(row[f"images_per_second_batch{b}"]
                                                          / t[f"images_per_second_batch{b}"], 2) for b in (1, 1000)}}
             for name, row in rows.items()}
+
+
+def training_seconds(repo):
+    """{stage: seconds of training} from each training stage's metrics/timing/ file, matched to its
+    stage through dvc.yaml (no guessing stage names from file names)."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc_repo:
+        timing = {o.def_path: s.addressing for s in dvc_repo.index.stages for o in s.outs
+                  if o.def_path.startswith(paths.TIMING + "/")}
+    return {stage: json.loads((repo / path).read_text())["train_seconds"] for path, stage in timing.items()
+            if (repo / path).is_file()}
 
 
 def python_json(code, arg, cwd):
@@ -159,8 +175,6 @@ def main():
     ap.add_argument("--inference-only", metavar="CLONE", type=Path,
                     help="re-measure only step 4 in a clone kept by --keep, and update --out in place")
     args = ap.parse_args()
-    import yaml
-
     if args.inference_only:
         result = json.loads(Path(args.out).read_text())
         result["inference"] = inference(args.inference_only)
@@ -170,7 +184,7 @@ def main():
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     repo = tmp / "repo"
-    log = open(tmp / "dvc.log", "w")
+    log = open(tmp / "dvc.log", "w")  # noqa: SIM115  written by timed_dvc across several steps
     try:
         subprocess.run(["git", "clone", "-q", "--no-local", str(ROOT), str(repo)], check=True)
         print(f"benchmark in a fresh clone: {repo} (log: {tmp / 'dvc.log'})")
@@ -187,32 +201,28 @@ def main():
                            capture_output=True)
         if r.returncode:
             sys.exit(f"dvc checkout of the full run failed:\n{r.stdout}{r.stderr}")
-        params = yaml.safe_load((repo / "params.yaml").read_text())
         print("3. bare model.fit of the teacher (same network, epochs, batch size, data):")
-        bare = python_json(BARE_FIT, params["teacher"], repo)["fit_seconds"]
-        teacher = json.loads((repo / "metrics" / "teacher.json").read_text())
+        bare = python_json(BARE_FIT, None, repo)["fit_seconds"]
         inference_rows = inference(repo)
-        trained = {json.loads(f.read_text())["name"]: json.loads(f.read_text())["train_seconds"]
-                   for f in (repo / "metrics" / "sweep").glob("*.json")}
+        trained = training_seconds(repo)
     finally:
         log.close()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
     sweep = [s["seconds"] for name, s in stages.items() if name.startswith("sweep")]
-    overhead = [stages[f"{stage}@{name.split('-', 1)[1]}"]["seconds"] - seconds for name, seconds in trained.items()
-                for stage in [{"head": "sweep", "mlp": "sweep_mlp", "cnn": "sweep_cnn"}[name.split("-")[0]]]
-                if f"{stage}@{name.split('-', 1)[1]}" in stages]
+    overhead = [stages[stage]["seconds"] - seconds for stage, seconds in trained.items()
+                if stage.startswith("sweep") and stage in stages]
     result = {
         "machine": machine(),
         "full_run": {"seconds": total, "minutes": round(total / 60, 2), "stages": stages,
                      "max_peak_rss_mb": max(s["peak_rss_mb"] for s in stages.values())},
         "incremental": {"command": f"dvc exp run -S student.hidden={args.hidden}", "seconds": exp_total,
                         "share_of_full_run": round(exp_total / total, 4), "stages": exp_stages},
-        "teacher_vs_bare_fit": {"stage_seconds": stages["teacher"]["seconds"], "stage_train_seconds": teacher["train_seconds"],
-                                "bare_fit_seconds": round(bare, 1),
+        "teacher_vs_bare_fit": {"stage_seconds": stages["teacher"]["seconds"],
+                                "stage_train_seconds": trained["teacher"], "bare_fit_seconds": round(bare, 1),
                                 "ratio_stage": round(stages["teacher"]["seconds"] / bare, 3),
-                                "ratio_training": round(teacher["train_seconds"] / bare, 3)},
+                                "ratio_training": round(trained["teacher"] / bare, 3)},
         "sweep_points": {"count": len(sweep), "median_seconds": statistics.median(sweep) if sweep else None,
                          "median_overhead_seconds": round(statistics.median(overhead), 1) if overhead else None,
                          "overhead_note": "stage wall time minus the training time the point itself records"},

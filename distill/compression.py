@@ -20,11 +20,13 @@ import numpy as np
 import tensorflow as tf
 
 from . import losses, models, training
+from .names import COSINE, HEAD
 
 
 def prunable(model):
     """The kernels pruning acts on: every trainable Dense and Conv2D kernel (not biases or BatchNorm)."""
-    return [l.kernel for l in model.layers if isinstance(l, (keras.layers.Dense, keras.layers.Conv2D)) and l.trainable]
+    return [layer.kernel for layer in model.layers
+            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and layer.trainable]
 
 
 def sparsity(model):
@@ -79,31 +81,27 @@ class MagnitudePruning(keras.callbacks.Callback):
         self._apply()
 
 
-def prune(model, train, target, epochs, batch_size, lr, seed=0, label="prune"):
-    """Fine-tune `model` on `train` = (x, packed targets, transform) with its own compiled loss while
-    pruning every kernel to `target` sparsity; with 0 epochs, prune in one shot without fine-tuning."""
-    if epochs == 0:
+def prune(model, examples, cfg, label="prune"):
+    """Prune every kernel of `model` to `cfg.sparsity` while fine-tuning on `examples` = (x, packed
+    targets, transform) with its own compiled loss for `cfg.finetune_epochs` epochs of
+    `cfg.batch_size` (Adam at `cfg.learning_rate`, cosine-decayed; batches shuffled by `cfg.seed`);
+    with 0 epochs, prune in one shot without fine-tuning. `cfg` is a CompressConfig."""
+    if cfg.finetune_epochs == 0:
         for kernel in prunable(model):
-            kernel.assign(np.asarray(kernel) * magnitude_mask(np.asarray(kernel), target))
+            kernel.assign(np.asarray(kernel) * magnitude_mask(np.asarray(kernel), cfg.sparsity))
         return model
-    x, targets, transform = train
-    batches = training.Batches(x, targets, batch_size, seed=seed, transform=transform)
-    steps = len(batches) * epochs
-    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate(lr, "cosine", steps)),
+    x, targets, transform = examples
+    batches = training.Batches(x, targets, cfg.batch_size, seed=cfg.seed, transform=transform)
+    steps = len(batches) * cfg.finetune_epochs
+    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate(cfg.learning_rate, COSINE, steps)),
                   loss=model.loss, metrics=[losses.LabelAccuracy()])
-    model.fit(batches, epochs=epochs, verbose=0,
-              callbacks=[MagnitudePruning(target, steps), training.Progress(f"{label} (pruning)", epochs)])
+    model.fit(batches, epochs=cfg.finetune_epochs, verbose=0,
+              callbacks=[MagnitudePruning(cfg.sparsity, steps),
+                         training.Progress(f"{label} (pruning)", cfg.finetune_epochs)])
     return model
 
 
 # --- TFLite ----------------------------------------------------------------------------------------
-
-OUT = "data/compressed"
-
-
-def tflite_path(name, kind):
-    """data/compressed/<name>.tflite for float32, <name>-int8.tflite for int8."""
-    return f"{OUT}/{name}.tflite" if kind == "float32" else f"{OUT}/{name}-int8.tflite"
 
 
 def to_tflite(model, int8=False, calibration=None):
@@ -118,7 +116,10 @@ def to_tflite(model, int8=False, calibration=None):
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the exported signature
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # the converter prints the exported signature, and warns that our float input has no
+        # preset range: the representative dataset sets it
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
 
 
@@ -194,10 +195,8 @@ def gzip_size(data):
 
 def deployable(arch, student, teacher=None):
     """The model a user ships: a `head` student needs the teacher's conv layers in front of it."""
-    if arch != "head":
+    if arch != HEAD:
         return student
-    layers = [keras.Input(models.INPUT_SHAPE)]
-    for name in ("conv1", "conv2", "pool", models.FEATURES_LAYER):
-        layers.append(teacher.get_layer(name))
-    layers += [l for l in student.layers if not isinstance(l, keras.layers.InputLayer)]
-    return keras.Sequential(layers, name="head_deployable")
+    stack = [keras.Input(models.INPUT_SHAPE)] + [teacher.get_layer(name) for name in models.TRUNK]
+    stack += [layer for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
+    return keras.Sequential(stack, name=f"{HEAD}_deployable")

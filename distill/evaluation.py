@@ -4,10 +4,11 @@ A record is one trained network's facts (name, arch, hidden, loss, params, accur
 agreement, ...), written as JSON by the stage that trained it; `evaluate` gathers them (report.py).
 """
 import csv
+from typing import NamedTuple
 
 import numpy as np
 
-from . import files, models
+from . import files, models, paths
 
 
 def accuracy(logits, labels):
@@ -19,30 +20,32 @@ def agreement(logits, teacher_logits):
     return float(np.mean(np.argmax(logits, axis=1) == np.argmax(teacher_logits, axis=1)))
 
 
-def test_reference(outputs="data/teacher_outputs"):
-    """(test labels, teacher test logits): what every student is scored against."""
-    return files.load_npz("data/mnist.npz")["y_test"], files.load_npy(f"{outputs}/test_logits.npy", mmap=False)
+class Reference(NamedTuple):
+    """What every student is scored against on the test set."""
+
+    labels: np.ndarray
+    teacher_logits: np.ndarray
 
 
-def hidden_value(widths):
-    """`hidden` as records show it: an int for one layer, "8-16-32" for several."""
-    return widths[0] if len(widths) == 1 else "-".join(map(str, widths))
+def test_reference():
+    return Reference(files.load_npz(paths.MNIST)["y_test"],
+                     files.load_npy(paths.teacher_outputs("test", "logits"), mmap=False))
 
 
-def student_record(arch, widths, loss, model, test_logits, labels, teacher_logits, seconds, train):
-    params = models.deployed_params(arch, model)
+def student_record(spec, model, test_logits, reference, train):
+    """The facts about one trained student (a names.StudentSpec trained as the TrainConfig `train`)."""
+    params = models.deployed_params(spec.arch, model)
     return {
-        "name": models.spec_name(arch, widths, loss),
-        "arch": arch,
-        "hidden": hidden_value(widths),
-        "widths": list(widths),
-        "loss": loss,
+        "name": spec.name,
+        "arch": spec.arch,
+        "hidden": spec.hidden,
+        "widths": list(spec.widths),
+        "loss": spec.loss,
         "params": params,
-        "accuracy": round(accuracy(test_logits, labels), 6),
+        "accuracy": round(accuracy(test_logits, reference.labels), 6),
         "compression": round(models.TEACHER_PARAMS / params, 2),
-        "agreement": round(agreement(test_logits, teacher_logits), 6),
-        "train_seconds": round(seconds, 1),
-        **train,
+        "agreement": round(agreement(test_logits, reference.teacher_logits), 6),
+        **train.as_dict(),
     }
 
 
@@ -55,9 +58,15 @@ def write_predictions(path, test_logits, labels):
 
 
 def read_predictions(path):
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return np.array([int(r["actual"]) for r in rows]), np.array([int(r["predicted"]) for r in rows])
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return np.array([int(r["actual"]) for r in rows]), np.array([int(r["predicted"]) for r in rows])
+    except FileNotFoundError:
+        raise files.missing(path) from None
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        raise files.InputError(f"{path}: not a CSV of actual,predicted class numbers "
+                               f"({type(e).__name__}: {e})") from None
 
 
 def confusion(actual, predicted, classes=10):

@@ -1,7 +1,12 @@
-"""Atomic writes: every output is written under a temporary name, then renamed into place.
+"""Reading inputs and writing outputs.
 
-A stage that dies half-way therefore leaves either the old file or nothing, never a truncated
-file that DVC or the next stage would take as finished.
+Writes are atomic: every output is written under a temporary name, then renamed into place, so a
+stage that dies half-way leaves either the old file or nothing, never a truncated file that DVC or
+the next stage would take as finished. Files whose bytes would carry a save date (.npz, .keras)
+are written with fixed stamps, so the same arrays or weights give the same bytes and DVC finds
+everything downstream up to date.
+
+Reads turn a missing or unreadable input into one `InputError` naming the file.
 """
 import contextlib
 import io
@@ -12,6 +17,26 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from . import Error
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold: a fixed stamp
+
+
+class InputError(Error):
+    """An input file that is missing or cannot be read; the message names it."""
+
+
+def missing(path):
+    return InputError(f"{path}: not found; run the stage that writes it (dvc repro)")
+
+
+def unreadable(path, what, e):
+    return InputError(f"{path}: not a readable {what} ({type(e).__name__}: {e}); "
+                      "rerun the stage that writes it (dvc repro -f -s <stage>)")
+
+
+# --- writing ---------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -45,27 +70,14 @@ def write_json(path, obj):
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def read_json(path):
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: not found; run the stage that writes it (dvc repro)") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON: {e}") from None
+def write_bytes(path, blob):
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(blob)
 
 
 def save_npy(path, array):
     with atomic_path(path) as tmp:
         np.save(tmp, array, allow_pickle=False)
-
-
-def load_npy(path, mmap=True):
-    """Load a .npy array, memory-mapped by default (no copy in RAM until pages are touched)."""
-    try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: not found; run the stage that writes it (dvc repro)") from None
 
 
 def save_npz(path, arrays):
@@ -74,18 +86,99 @@ def save_npz(path, arrays):
     np.savez stamps each member with the current time; a fixed stamp keeps the file's hash, and
     so DVC's view of everything downstream, identical across reruns.
     """
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for name, array in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_EPOCH), buf.getvalue())
+
+
+def save_model(model, path):
+    """`model.save` to a .keras file whose bytes depend only on the model.
+
+    Keras writes three things that change from run to run: the save date (metadata.json), the
+    current time as a zip entry's stamp, and Python object ids as the `shared_object_id` that ties
+    layers sharing one dtype policy (config.json). The date is dropped, the stamps fixed and the
+    ids renumbered in order of appearance, so retraining to the same weights gives the same file
+    and DVC reruns nothing downstream.
+    """
     with atomic_path(path) as tmp:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-            for name, array in arrays.items():
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                zf.writestr(info, buf.getvalue())
+        model.save(tmp)
+        with zipfile.ZipFile(tmp) as zf:
+            members = [(info, zf.read(info)) for info in zf.infolist()]
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for info, blob in members:
+                if info.filename == "metadata.json":
+                    metadata = json.loads(blob)
+                    metadata.pop("date_saved", None)
+                    blob = json.dumps(metadata).encode()
+                elif info.filename == "config.json":
+                    blob = json.dumps(_renumbered(json.loads(blob), {})).encode()
+                fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
+                fixed.compress_type, fixed.external_attr = info.compress_type, 0o644 << 16
+                zf.writestr(fixed, blob)
+
+
+def _renumbered(config, ids):
+    """`config` with each distinct shared_object_id replaced by 1, 2, ... in order of appearance."""
+    if isinstance(config, dict):
+        return {k: ids.setdefault(v, len(ids) + 1) if k == "shared_object_id" else _renumbered(v, ids)
+                for k, v in config.items()}
+    if isinstance(config, list):
+        return [_renumbered(v, ids) for v in config]
+    return config
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def read_json(path):
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise missing(path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise unreadable(path, "JSON file", e) from None
+
+
+def read_bytes(path):
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise missing(path) from None
+
+
+def load_npy(path, mmap=True):
+    """Load a .npy array, memory-mapped by default (no copy in RAM until pages are touched)."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise missing(path) from None
+    except (OSError, ValueError, EOFError) as e:
+        raise unreadable(path, ".npy array", e) from None
 
 
 def load_npz(path):
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; run the stage that writes it (dvc repro)")
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+        raise missing(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise unreadable(path, ".npz archive", e) from None
+
+
+def load_model(path, compile=True):
+    """A Keras model from a .keras file. A compiled student needs distill.losses imported first:
+    it registers the losses and metrics the file names."""
+    path = Path(path)
+    if not path.is_file():
+        raise missing(path)
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except Exception as e:  # Keras raises many types for a damaged file: zip, HDF5, JSON, config errors
+        raise unreadable(path, "Keras model", e) from None

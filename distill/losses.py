@@ -1,18 +1,13 @@
-"""The three student losses, chosen by name.
+"""The student losses, one small class each, chosen by name from `REGISTRY` (names.LOSSES).
 
 Targets arrive packed as one float32 array of shape (n, 1 + 10): the true label, then the
 teacher's logits (see `pack_targets`), so every loss sees both.
-
-- mse:  mean squared error between student and teacher logits (the seed; Ba & Caruana 2014).
-- kd:   Hinton et al. 2015: alpha * T^2 * CE(softmax(t/T), softmax(s/T))
-        + (1 - alpha) * CE(labels, softmax(s)).
-- hard: cross-entropy with the true labels only: the same network without distillation.
 """
 import keras
 import numpy as np
 from keras import ops
 
-LOSSES = ("mse", "kd", "hard")
+from .names import HARD, KD, LOSSES, MSE
 
 
 def pack_targets(labels, teacher_logits):
@@ -21,33 +16,85 @@ def pack_targets(labels, teacher_logits):
     return np.concatenate([labels, np.asarray(teacher_logits, dtype=np.float32)], axis=1)
 
 
+def _unpack(y_true, y_pred):
+    """(student logits as float32, integer labels, teacher logits) from packed targets."""
+    return ops.cast(y_pred, "float32"), ops.cast(y_true[:, 0], "int32"), y_true[:, 1:]
+
+
 @keras.saving.register_keras_serializable(package="distill")
-class DistillationLoss(keras.losses.Loss):
-    def __init__(self, kind="kd", temperature=1.0, alpha=0.5, name=None, **kwargs):
-        if kind not in LOSSES:
-            raise ValueError(f"unknown loss '{kind}' (known: {', '.join(LOSSES)})")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if not 0 <= alpha <= 1:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        super().__init__(name=name or kind, **kwargs)
-        self.kind, self.temperature, self.alpha = kind, float(temperature), float(alpha)
+class LogitMSE(keras.losses.Loss):
+    """Mean squared error between student and teacher logits: the seed's loss (Ba & Caruana 2014).
+
+    Args:
+        name: the loss's name in logs and saved models.
+    """
+
+    PARAMS = ()  # the TrainConfig fields this loss takes
+
+    def __init__(self, name=MSE, **kwargs):
+        super().__init__(name=name, **kwargs)
 
     def call(self, y_true, y_pred):
-        y_pred = ops.cast(y_pred, "float32")
-        labels = ops.cast(y_true[:, 0], "int32")
-        teacher = y_true[:, 1:]
-        if self.kind == "mse":
-            return ops.mean(ops.square(y_pred - teacher), axis=-1)
-        hard = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
-        if self.kind == "hard":
-            return hard
+        student, _, teacher = _unpack(y_true, y_pred)
+        return ops.mean(ops.square(student - teacher), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="distill")
+class HardLabels(keras.losses.Loss):
+    """Cross-entropy with the true labels only: the same network trained without distillation.
+
+    Args:
+        name: the loss's name in logs and saved models.
+    """
+
+    PARAMS = ()
+
+    def __init__(self, name=HARD, **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        student, labels, _ = _unpack(y_true, y_pred)
+        return keras.losses.sparse_categorical_crossentropy(labels, student, from_logits=True)
+
+
+@keras.saving.register_keras_serializable(package="distill")
+class HintonKD(keras.losses.Loss):
+    """Hinton et al. 2015: alpha * T^2 * CE(softmax(t/T), softmax(s/T)) + (1 - alpha) * CE(labels, softmax(s)).
+
+    Args:
+        temperature: T > 0; softens both distributions so the non-target classes carry signal.
+            The T^2 factor keeps the soft term's gradients on the scale of the hard term's.
+        alpha: weight in [0, 1] of the soft (teacher) term; 1 - alpha goes to the labels.
+        name: the loss's name in logs and saved models.
+    """
+
+    PARAMS = ("temperature", "alpha")
+
+    def __init__(self, temperature=4.0, alpha=0.9, name=KD, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.temperature, self.alpha = float(temperature), float(alpha)
+
+    def call(self, y_true, y_pred):
+        student, labels, teacher = _unpack(y_true, y_pred)
+        hard = keras.losses.sparse_categorical_crossentropy(labels, student, from_logits=True)
         t = self.temperature
-        soft = -ops.sum(ops.softmax(teacher / t) * ops.log_softmax(y_pred / t), axis=-1) * t * t
+        soft = -ops.sum(ops.softmax(teacher / t) * ops.log_softmax(student / t), axis=-1) * t * t
         return self.alpha * soft + (1.0 - self.alpha) * hard
 
     def get_config(self):
-        return {**super().get_config(), "kind": self.kind, "temperature": self.temperature, "alpha": self.alpha}
+        return {**super().get_config(), "temperature": self.temperature, "alpha": self.alpha}
+
+
+REGISTRY = {MSE: LogitMSE, KD: HintonKD, HARD: HardLabels}
+assert tuple(REGISTRY) == LOSSES, "every loss name in names.LOSSES needs a class here"
+
+
+def get(name, train=None):
+    """The loss registered as `name`, given the fields of `train` (a TrainConfig) it takes."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown loss '{name}' (known: {', '.join(REGISTRY)})")
+    cls = REGISTRY[name]
+    return cls(**{k: getattr(train, k) for k in cls.PARAMS}) if train is not None else cls()
 
 
 @keras.saving.register_keras_serializable(package="distill")

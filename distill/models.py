@@ -12,26 +12,29 @@ All output logits (no softmax): the losses apply their own temperature.
 import keras
 from keras import layers
 
+from .data import NUM_CLASSES
+from .names import ARCHS, CNN, HEAD, MLP, TEACHER, widths_problem
+
 INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
 FEATURES_LAYER = "features"  # the teacher's flattened conv output, 9216 values after MaxPool
-ARCHS = ("head", "mlp", "cnn")
+CONV_LAYERS = ("conv1", "conv2")
+TRUNK = (*CONV_LAYERS, "pool", FEATURES_LAYER)  # the teacher's layers a head student runs behind
 
 
 def teacher():
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE),
-            layers.Conv2D(32, 3, activation="relu", name="conv1"),
-            layers.Conv2D(64, 3, activation="relu", name="conv2"),
-            layers.MaxPooling2D(2, name="pool"),
+            layers.Conv2D(32, 3, activation="relu", name=CONV_LAYERS[0]),
+            layers.Conv2D(64, 3, activation="relu", name=CONV_LAYERS[1]),
+            layers.MaxPooling2D(2, name=TRUNK[2]),
             layers.Dropout(0.25, name="dropout1"),
             layers.Flatten(name=FEATURES_LAYER),
             layers.Dense(128, activation="relu", name="dense"),
             layers.Dropout(0.5, name="dropout2"),
             layers.Dense(NUM_CLASSES, name="logits"),
         ],
-        name="teacher",
+        name=TEACHER,
     )
 
 
@@ -42,7 +45,7 @@ def teacher_with_features(model):
 
 def conv_param_count(model):
     """Parameters of the teacher's conv layers, which a `head` student needs to run."""
-    return sum(model.get_layer(n).count_params() for n in ("conv1", "conv2"))
+    return sum(model.get_layer(n).count_params() for n in CONV_LAYERS)
 
 
 TEACHER_PARAMS = 1_199_882
@@ -52,9 +55,9 @@ TEACHER_FEATURES = 9216  # 12 x 12 x 64
 
 def student(arch, widths, dropout=0.0, features=TEACHER_FEATURES):
     """Build a student of family `arch` with the given layer `widths` (a tuple of ints)."""
-    if arch == "head":
-        if len(widths) != 1:
-            raise ValueError(f"a head student has one hidden layer, got widths {widths}")
+    if problem := widths_problem(arch, widths):
+        raise ValueError(problem)
+    if arch == HEAD:
         return keras.Sequential(
             [
                 keras.Input((features,)),
@@ -62,14 +65,14 @@ def student(arch, widths, dropout=0.0, features=TEACHER_FEATURES):
                 layers.Dropout(dropout),
                 layers.Dense(NUM_CLASSES),
             ],
-            name="head",
+            name=HEAD,
         )
-    if arch == "mlp":
+    if arch == MLP:
         stack = [keras.Input(INPUT_SHAPE), layers.Flatten()]
         for w in widths:
             stack += [layers.Dense(w, activation="relu"), layers.Dropout(dropout)]
-        return keras.Sequential(stack + [layers.Dense(NUM_CLASSES)], name="mlp")
-    if arch == "cnn":
+        return keras.Sequential(stack + [layers.Dense(NUM_CLASSES)], name=MLP)
+    if arch == CNN:
         stack = [keras.Input(INPUT_SHAPE)]
         for i, w in enumerate(widths):
             stack += [
@@ -80,15 +83,15 @@ def student(arch, widths, dropout=0.0, features=TEACHER_FEATURES):
             if i < 2:
                 stack.append(layers.MaxPooling2D(2))
         stack += [layers.GlobalAveragePooling2D(), layers.Dropout(dropout), layers.Dense(NUM_CLASSES)]
-        return keras.Sequential(stack, name="cnn")
+        return keras.Sequential(stack, name=CNN)
     raise ValueError(f"unknown arch '{arch}' (known: {', '.join(ARCHS)})")
 
 
 def deployed_params(arch, model):
     """What the student needs to run: its own params, plus the teacher's conv layers for `head`."""
-    return model.count_params() + (TEACHER_CONV_PARAMS if arch == "head" else 0)
+    return model.count_params() + (TEACHER_CONV_PARAMS if arch == HEAD else 0)
 
 
-def spec_name(arch, widths, loss):
-    """A student's name, also its stage suffix and file stem: head-6-kd, cnn-8-16-32-hard."""
-    return f"{arch}-{'-'.join(map(str, widths))}-{loss}"
+def student_params(arch, widths):
+    """deployed_params of a student not built yet (e.g. one the seed reported)."""
+    return deployed_params(arch, student(arch, tuple(widths)))

@@ -1,15 +1,18 @@
-"""Read params.yaml and validate one section against a small schema, before any work starts.
+"""Read params.yaml and validate one section, before any work starts and before TensorFlow loads.
 
-A schema maps each key of a section to a spec: a function that checks one value and returns it
-(normalised). Every key is required and unknown keys are refused, so a typo never passes silently.
-Errors name the file and the full key, e.g. ``params.yaml: student.temperature: must be > 0``.
+A section becomes a frozen dataclass (one per concern, see config.py) whose fields each carry a
+spec: a function that checks one value and returns it normalised. Every key is required and
+unknown keys are refused, so a typo never passes silently. Numbers must be finite. Errors name the
+file and the full key, e.g. ``params.yaml: student.temperature: must be > 0, got 0``.
 """
+import dataclasses
 import difflib
+import math
 from pathlib import Path
 
 import yaml
 
-from . import Error
+from . import Error, names
 
 PARAMS_FILE = "params.yaml"
 
@@ -31,32 +34,61 @@ def load(path=PARAMS_FILE):
     return data
 
 
-def section(name, schema, path=PARAMS_FILE, params=None):
-    """Validate section `name` of params.yaml against `schema`; return the checked values."""
+def section(name, spec, path=PARAMS_FILE, params=None):
+    """Validate section `name` of params.yaml; `spec` is a config dataclass (-> an instance), a
+    schema dict (-> a dict) or a spec function."""
     params = load(path) if params is None else params
     if name not in params:
         hint = difflib.get_close_matches(name, [str(k) for k in params], n=1)
         hint = f"; found '{hint[0]}', a typo?" if hint else ""
         raise ParamsError(f"{path}: missing section '{name}'{hint}")
-    return mapping(schema)(params[name], name, path)
+    if dataclasses.is_dataclass(spec):
+        spec = config(spec)
+    elif isinstance(spec, dict):
+        spec = mapping(spec)
+    return spec(params[name], name, path)
 
 
-def _fail(path, key, message):
+def fail(path, key, message):
+    """Refuse the value of `key`: one line naming the file and the key."""
     raise ParamsError(f"{path}: {key}: {message}")
+
+
+# --- config dataclasses -------------------------------------------------------------------------------
+
+
+def field(check):
+    """A config dataclass field, checked by the spec `check` when its section is read."""
+    return dataclasses.field(metadata={"check": check})
+
+
+def config(cls):
+    """A spec: a mapping with exactly the fields of dataclass `cls`, each checked by its own spec,
+    returned as an instance. `cls.problems()`, if defined, yields (field, message) for checks that
+    involve several fields."""
+    schema = {f.name: f.metadata["check"] for f in dataclasses.fields(cls)}
+
+    def check(value, key, path):
+        obj = cls(**mapping(schema)(value, key, path))
+        for sub, message in getattr(obj, "problems", lambda: ())():
+            fail(path, f"{key}.{sub}", message)
+        return obj
+
+    return check
 
 
 def mapping(schema):
     def check(value, key, path):
         if not isinstance(value, dict):
-            _fail(path, key, f"must be a mapping, got {_show(value)}")
+            fail(path, key, f"must be a mapping, got {_show(value)}")
         unknown = sorted(set(value) - set(schema))
         if unknown:
             hint = difflib.get_close_matches(str(unknown[0]), list(schema), n=1)
             hint = f"; did you mean '{hint[0]}'?" if hint else ""
-            _fail(path, f"{key}.{unknown[0]}", f"unknown key (known: {', '.join(schema)}){hint}")
+            fail(path, f"{key}.{unknown[0]}", f"unknown key (known: {', '.join(schema)}){hint}")
         missing = [k for k in schema if k not in value]
         if missing:
-            _fail(path, f"{key}.{missing[0]}", "missing")
+            fail(path, f"{key}.{missing[0]}", "missing")
         return {k: spec(value[k], f"{key}.{k}", path) for k, spec in schema.items()}
 
     return check
@@ -65,7 +97,7 @@ def mapping(schema):
 def integer(min=None, max=None):
     def check(value, key, path):
         if isinstance(value, bool) or not isinstance(value, int):
-            _fail(path, key, f"must be an integer, got {_show(value)}")
+            fail(path, key, f"must be an integer, got {_show(value)}")
         _bounds(value, key, path, min, max)
         return value
 
@@ -73,13 +105,15 @@ def integer(min=None, max=None):
 
 
 def number(min=None, max=None, above=None):
-    """A real number in [min, max], or > above."""
+    """A finite real number in [min, max], or > above."""
 
     def check(value, key, path):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _fail(path, key, f"must be a number, got {_show(value)}")
+            fail(path, key, f"must be a number, got {_show(value)}")
+        if not math.isfinite(value):
+            fail(path, key, f"must be a finite number, got {value}")
         if above is not None and not value > above:
-            _fail(path, key, f"must be > {above}, got {value}")
+            fail(path, key, f"must be > {above}, got {value}")
         _bounds(value, key, path, min, max)
         return float(value)
 
@@ -89,7 +123,7 @@ def number(min=None, max=None, above=None):
 def boolean():
     def check(value, key, path):
         if not isinstance(value, bool):
-            _fail(path, key, f"must be true or false, got {_show(value)}")
+            fail(path, key, f"must be true or false, got {_show(value)}")
         return value
 
     return check
@@ -98,7 +132,7 @@ def boolean():
 def string():
     def check(value, key, path):
         if not isinstance(value, str) or not value:
-            _fail(path, key, f"must be a non-empty string, got {_show(value)}")
+            fail(path, key, f"must be a non-empty string, got {_show(value)}")
         return value
 
     return check
@@ -107,7 +141,7 @@ def string():
 def sha256():
     def check(value, key, path):
         if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
-            _fail(path, key, f"must be a SHA-256 as 64 lowercase hex digits, got {_show(value)}")
+            fail(path, key, f"must be a SHA-256 as 64 lowercase hex digits, got {_show(value)}")
         return value
 
     return check
@@ -116,7 +150,7 @@ def sha256():
 def choice(*options):
     def check(value, key, path):
         if value not in options:
-            _fail(path, key, f"must be one of {', '.join(map(str, options))}; got {_show(value)}")
+            fail(path, key, f"must be one of {', '.join(map(str, options))}; got {_show(value)}")
         return value
 
     return check
@@ -136,51 +170,37 @@ def list_of(spec, unique=True):
 
     def check(value, key, path):
         if not isinstance(value, list):
-            _fail(path, key, f"must be a list, got {_show(value)}")
+            fail(path, key, f"must be a list, got {_show(value)}")
         if not value:
-            _fail(path, key, "must not be empty")
+            fail(path, key, "must not be empty")
         items = [spec(v, f"{key}[{i}]", path) for i, v in enumerate(value)]
         if unique:
             seen = [str(v) for v in items]
             dupes = sorted({s for s in seen if seen.count(s) > 1})
             if dupes:
-                _fail(path, key, f"lists {dupes[0]} twice")
+                fail(path, key, f"lists {dupes[0]} twice")
         return items
 
     return check
 
 
-def widths(min_count=1, max_count=8):
-    """Layer widths: an integer (one layer), a list of integers, or a string like "8-16-32"."""
+def widths():
+    """Layer widths in the notation of names.parse_widths: 6, [8, 16] or "8-16" -> (8, 16)."""
 
     def check(value, key, path):
-        items = value
-        if isinstance(value, str):
-            try:
-                items = [int(p) for p in value.split("-")]
-            except ValueError:
-                _fail(path, key, f"must be widths like 6, [8, 16] or \"8-16\", got {_show(value)}")
-        elif isinstance(value, int) and not isinstance(value, bool):
-            items = [value]
-        if not isinstance(items, list) or not all(
-            isinstance(w, int) and not isinstance(w, bool) for w in items
-        ):
-            _fail(path, key, f"must be widths like 6, [8, 16] or \"8-16\", got {_show(value)}")
-        if not min_count <= len(items) <= max_count:
-            _fail(path, key, f"must give {min_count} to {max_count} widths, got {len(items)}")
-        for w in items:
-            if not 1 <= w <= 4096:
-                _fail(path, key, f"widths must be between 1 and 4096, got {w}")
-        return tuple(items)
+        try:
+            return names.parse_widths(value)
+        except ValueError as e:
+            fail(path, key, str(e))
 
     return check
 
 
 def _bounds(value, key, path, min, max):
     if min is not None and value < min:
-        _fail(path, key, f"must be >= {min}, got {value}")
+        fail(path, key, f"must be >= {min}, got {value}")
     if max is not None and value > max:
-        _fail(path, key, f"must be <= {max}, got {value}")
+        fail(path, key, f"must be <= {max}, got {value}")
 
 
 def _show(value):

@@ -4,11 +4,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, models
+from . import files
 from .evaluation import confusion
-from .report import SEED, head_params, pareto, seed_records
+from .models import TEACHER_CONV_PARAMS
+from .names import CNN, FLOAT32, HARD, HEAD, INT8, KD, MLP, MSE
+from .report import SEED, SEED_STUDENT, head_params, pareto, seed_records
 
-LOSS_STYLE = {"kd": ("tab:blue", "o"), "mse": ("tab:orange", "s"), "hard": ("tab:gray", "^")}
+LOSS_STYLE = {KD: ("tab:blue", "o"), MSE: ("tab:orange", "s"), HARD: ("tab:gray", "^")}
 
 
 def _pyplot():
@@ -47,17 +49,17 @@ def head_sweep(records, teacher, x_key, path):
     """
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1]})
-    heads = [r for r in records if r["arch"] == "head"]
+    heads = [r for r in records if r["arch"] == HEAD]
     seed = sorted((r[x_key], r["accuracy"], r["hidden"]) for r in seed_records())
     for ax in axes:
         for loss, (color, marker) in LOSS_STYLE.items():
             pts = sorted((r[x_key], r["accuracy"], r["hidden"]) for r in heads if r["loss"] == loss)
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color, label=f"head, {loss}")
-        ax.plot([p[0] for p in seed], [p[1] for p in seed], "k--", marker="x", label="seed (head, mse)")
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color, label=f"{HEAD}, {loss}")
+        ax.plot([p[0] for p in seed], [p[1] for p in seed], "k--", marker="x", label=f"seed ({HEAD}, {MSE})")
         ax.axhline(teacher["accuracy"], color="tab:red", lw=1, ls=":", label=f"teacher {teacher['accuracy']:.4f}")
         _log_x(ax)
-        ax.set_xlabel("parameters (incl. the teacher's 18,816 conv params)" if x_key == "params"
+        ax.set_xlabel(f"parameters (incl. the teacher's {TEACHER_CONV_PARAMS:,} conv params)" if x_key == "params"
                       else "compression (teacher params / student params)")
     for x, y, h in seed:
         axes[0].annotate(f"h={h}", (x, y), textcoords="offset points", xytext=(4, -12), fontsize=8, color="0.3")
@@ -71,21 +73,22 @@ def head_sweep(records, teacher, x_key, path):
     _save(fig, path)
 
 
-ARCH_MARKER = {"head": "o", "mlp": "s", "cnn": "^"}
-ARCH_COLOR = {"head": "tab:purple", "mlp": "tab:orange", "cnn": "tab:blue"}
+ARCH_MARKER = {HEAD: "o", MLP: "s", CNN: "^"}
+ARCH_COLOR = {HEAD: "tab:purple", MLP: "tab:orange", CNN: "tab:blue"}
 
 
-def frontier(records, teacher, path):
-    """Every student: test accuracy vs params (log x). Filled marks: distilled; hollow: labels only."""
+def frontier(records, teacher, targets, path):
+    """Every student: test accuracy vs params (log x). Filled marks: distilled; hollow: labels only.
+    Dashed lines at the accuracy `targets`."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     for arch, marker in ARCH_MARKER.items():
         for distilled in (True, False):
-            pts = [r for r in records if r["arch"] == arch and (r["loss"] != "hard") == distilled]
+            pts = [r for r in records if r["arch"] == arch and (r["loss"] != HARD) == distilled]
             if pts:
                 ax.scatter([r["params"] for r in pts], [r["accuracy"] for r in pts], marker=marker, s=38,
                            color=ARCH_COLOR[arch] if distilled else "none", edgecolors=ARCH_COLOR[arch],
-                           label=f"{arch}, {'distilled' if distilled else 'labels only (hard)'}", zorder=3)
+                           label=f"{arch}, {'distilled' if distilled else f'labels only ({HARD})'}", zorder=3)
     front = pareto(records)
     ax.step([r["params"] for r in front], [r["accuracy"] for r in front], where="post", color="0.4", lw=1,
             zorder=2, label="Pareto frontier")
@@ -95,9 +98,10 @@ def frontier(records, teacher, path):
                         fontsize=7, color="0.25")
     ax.scatter([teacher["params"]], [teacher["accuracy"]], marker="*", s=160, color="tab:red", zorder=4,
                label=f"teacher ({teacher['params']:,}, {teacher['accuracy']:.4f})")
-    ax.scatter([head_params(6)], [SEED[6]], marker="X", s=90, color="black", zorder=4,
-               label=f"seed's student ({head_params(6):,}, {SEED[6]})")
-    for level in (0.98, 0.99):
+    h = SEED_STUDENT
+    ax.scatter([head_params(h)], [SEED[h]], marker="X", s=90, color="black", zorder=4,
+               label=f"seed's student ({head_params(h):,}, {SEED[h]})")
+    for level in targets:
         ax.axhline(level, color="0.6", lw=0.8, ls="--")
     _log_x(ax)
     ax.set_ylim(max(0.9, min(r["accuracy"] for r in records) - 0.005), 1.0)
@@ -108,8 +112,9 @@ def frontier(records, teacher, path):
     _save(fig, path)
 
 
-def accuracy_vs_bytes(rows, teacher_tflite, path):
-    """Every compressed student's .tflite files: test accuracy vs bytes (log x); float32 and int8."""
+def accuracy_vs_bytes(rows, teacher_tflite, target, path):
+    """Every compressed student's .tflite files: test accuracy vs bytes (log x); float32 and int8;
+    a dashed line at the accuracy `target`."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 5))
     students = sorted({r["student"] for r in rows})
@@ -119,17 +124,17 @@ def accuracy_vs_bytes(rows, teacher_tflite, path):
         pair = sorted((r for r in rows if r["student"] == st), key=lambda r: r["bytes"])
         ax.plot([r["bytes"] for r in pair], [r["accuracy"] for r in pair], color=colors[st], lw=1, alpha=0.6)
         for r in pair:
-            ax.scatter([r["bytes"]], [r["accuracy"]], marker="o" if r["kind"] == "float32" else "^", s=50,
+            ax.scatter([r["bytes"]], [r["accuracy"]], marker="o" if r["kind"] == FLOAT32 else "^", s=50,
                        color=colors[st], zorder=3)
         ax.annotate(st, (pair[0]["bytes"], pair[0]["accuracy"]), textcoords="offset points", xytext=(6, -3),
                     fontsize=7, color="0.25")
-    for kind, marker in (("float32", "*"), ("int8", "P")):
+    for kind, marker in ((FLOAT32, "*"), (INT8, "P")):
         t = teacher_tflite[kind]
         ax.scatter([t["bytes"]], [t["accuracy"]], marker=marker, s=150, color="tab:red", zorder=4,
                    label=f"teacher {kind} ({t['bytes']:,} B)")
-    ax.scatter([], [], marker="o", color="0.4", label="student float32 (pruned)")
-    ax.scatter([], [], marker="^", color="0.4", label="student int8 (pruned)")
-    ax.axhline(0.99, color="0.6", lw=0.8, ls="--")
+    ax.scatter([], [], marker="o", color="0.4", label=f"student {FLOAT32} (pruned)")
+    ax.scatter([], [], marker="^", color="0.4", label=f"student {INT8} (pruned)")
+    ax.axhline(target, color="0.6", lw=0.8, ls="--")
     _log_x(ax)
     ax.set_xlabel(".tflite file size in bytes (log scale)")
     ax.set_ylabel("test accuracy, run in the TFLite interpreter")
@@ -160,12 +165,19 @@ def confusion_matrix(actual, predicted, title, path):
 
 def read_live(folder):
     """dvclive's per-epoch TSVs under folder/plots/metrics -> {metric: (steps, values)}."""
+    root = Path(folder, "plots", "metrics")
+    if not root.is_dir():
+        raise files.missing(root)
     out = {}
-    for tsv in sorted(Path(folder, "plots", "metrics").rglob("*.tsv")):
-        with open(tsv, newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        name = str(tsv.relative_to(Path(folder, "plots", "metrics")).with_suffix(""))
-        out[name] = ([int(r["step"]) + 1 for r in rows], [float(r[tsv.stem]) for r in rows])
+    for tsv in sorted(root.rglob("*.tsv")):
+        try:
+            with open(tsv, newline="") as f:
+                rows = list(csv.DictReader(f, delimiter="\t"))
+            out[str(tsv.relative_to(root).with_suffix(""))] = (
+                [int(r["step"]) + 1 for r in rows], [float(r[tsv.stem]) for r in rows])
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            raise files.InputError(f"{tsv}: not a dvclive table of step and {tsv.stem} "
+                                   f"({type(e).__name__}: {e})") from None
     return out
 
 

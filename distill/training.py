@@ -1,8 +1,9 @@
-"""Training: determinism, optimizers and schedules, batches from memory-mapped arrays, progress.
+"""Training: determinism, optimizers and schedules, batches from memory-mapped arrays, progress,
+the teacher's compile and its cached outputs.
 
-The teacher trains with a plain `model.fit` on in-memory arrays. Students train from the cached
-teacher outputs through `Batches`, which reads rows from memory-mapped .npy files, so a 1 GB
-feature array is never copied whole into RAM.
+The teacher trains with a plain `model.fit` on in-memory arrays. Students (students.py) train from
+the cached teacher outputs through `Batches`, which reads rows from memory-mapped .npy files, so a
+1 GB feature array is never copied whole into RAM.
 """
 import math
 import sys
@@ -12,10 +13,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import files, losses, models
+from . import Error, data, files, models
+from .names import ADADELTA, ADAM, CONSTANT, RMSPROP, SCHEDULES, SGD
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta")
-SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = {  # Keras 3 applies `weight_decay` decoupled from the gradient (as AdamW) for each
+    ADAM: lambda lr, wd: keras.optimizers.Adam(lr, weight_decay=wd),
+    SGD: lambda lr, wd: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd),
+    RMSPROP: lambda lr, wd: keras.optimizers.RMSprop(lr, weight_decay=wd),
+    ADADELTA: lambda lr, wd: keras.optimizers.Adadelta(lr, weight_decay=wd),
+}
 
 
 def set_determinism(seed):
@@ -28,37 +34,30 @@ def learning_rate(peak, schedule, total_steps, warmup_steps=0):
     """A constant or cosine-decayed learning rate, with an optional linear warmup."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule '{schedule}' (known: {', '.join(SCHEDULES)})")
-    if schedule == "constant" and not warmup_steps:
+    if schedule == CONSTANT and not warmup_steps:
         return peak
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0 if warmup_steps else peak,
         decay_steps=max(1, total_steps - warmup_steps),
-        alpha=1.0 if schedule == "constant" else 0.0,
+        alpha=1.0 if schedule == CONSTANT else 0.0,
         warmup_target=peak if warmup_steps else None,
         warmup_steps=warmup_steps,
     )
 
 
 def optimizer(name, lr, weight_decay=0.0):
-    """Keras 3 applies `weight_decay` decoupled from the gradient (as AdamW) for every optimizer."""
-    wd = weight_decay or None
-    if name == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=wd)
-    if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr, weight_decay=wd)
-    if name == "adadelta":
-        return keras.optimizers.Adadelta(lr, weight_decay=wd)
-    raise ValueError(f"unknown optimizer '{name}' (known: {', '.join(OPTIMIZERS)})")
+    """The optimizer registered as `name` (names.OPTIMIZERS); weight decay 0 means none."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer '{name}' (known: {', '.join(OPTIMIZERS)})")
+    return OPTIMIZERS[name](lr, weight_decay or None)
 
 
-def compile_teacher(model, n_images, p):
-    """Compile the teacher as the `teacher` params say: optimizer, peak learning rate, schedule over
+def compile_teacher(model, n_images, cfg):
+    """Compile the teacher as its config says: optimizer, peak learning rate, schedule over
     `epochs` of `n_images` in `batch_size` batches with `warmup_epochs` of warmup, weight decay."""
-    per_epoch = math.ceil(n_images / p["batch_size"])
-    lr = learning_rate(p["learning_rate"], p["schedule"], per_epoch * p["epochs"], per_epoch * p["warmup_epochs"])
-    model.compile(optimizer=optimizer(p["optimizer"], lr, p["weight_decay"]),
+    per_epoch = math.ceil(n_images / cfg.batch_size)
+    lr = learning_rate(cfg.learning_rate, cfg.schedule, per_epoch * cfg.epochs, per_epoch * cfg.warmup_epochs)
+    model.compile(optimizer=optimizer(cfg.optimizer, lr, cfg.weight_decay),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     return model
 
@@ -106,19 +105,19 @@ def predict(model, x, batch_size=1000, transform=None):
     return np.concatenate(out) if out else np.zeros((0, model.outputs[0].shape[-1]), np.float32)
 
 
-def dump_teacher_outputs(teacher, x, prefix, batch_size=1000, features_dtype="float16"):
-    """Write `prefix`_logits.npy (float32) and `prefix`_features.npy for images `x`.
+def dump_teacher_outputs(teacher, x, logits_path, features_path, batch_size=1000, features_dtype="float16",
+                         label="teacher_outputs"):
+    """Write the teacher's logits (float32) and conv features for images `x` as two .npy files.
 
     Inference mode (dropout off), streamed batch by batch into .npy files, each renamed into place
     only when complete.
     """
     both = models.teacher_with_features(teacher)
     n = len(x)
-    with files.atomic_path(f"{prefix}_logits.npy") as logits_tmp, \
-            files.atomic_path(f"{prefix}_features.npy") as features_tmp, \
+    with files.atomic_path(logits_path) as logits_tmp, files.atomic_path(features_path) as features_tmp, \
             open(logits_tmp, "wb") as logits, open(features_tmp, "wb") as features:
         # plain appends, not a memory map: written pages do not pile up in this process's memory
-        for f, shape, dtype in ((logits, (n, models.NUM_CLASSES), np.float32),
+        for f, shape, dtype in ((logits, (n, data.NUM_CLASSES), np.float32),
                                 (features, (n, models.TEACHER_FEATURES), np.dtype(features_dtype))):
             np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                                                      "fortran_order": False, "shape": shape})
@@ -130,7 +129,7 @@ def dump_teacher_outputs(teacher, x, prefix, batch_size=1000, features_dtype="fl
             done = min(n, start + batch_size)
             if int(10 * done / n) > shown:
                 shown = int(10 * done / n)
-                print(f"teacher_outputs: {prefix}: {done}/{n} images ({time.time() - start_time:.0f}s)",
+                print(f"{label}: {done}/{n} images ({time.time() - start_time:.0f}s)",
                       file=sys.stderr, flush=True)
 
 
@@ -166,65 +165,6 @@ def live_callbacks(live_dir):
     try:
         live = Live(live_dir, dvcyaml=False, save_dvc_exp=False, report=None)
     except Exception as e:  # dvclive opens the git repo; with no commit yet it cannot
-        from . import Error
-
         raise Error(f"dvclive could not start in {live_dir} ({type(e).__name__}: {e}); "
                     "the project must be a git repository with at least one commit") from None
     return [DVCLiveCallback(live=live)]
-
-
-def fit_student(model, loss, train, epochs, batch_size, lr, schedule="cosine", warmup_epochs=0,
-                seed=0, label="student", live_dir=None):
-    """Train a student on `train` = (x, packed targets); x may be memory-mapped features or images."""
-    x, targets, transform = train
-    batches = Batches(x, targets, batch_size, seed=seed, transform=transform)
-    steps = len(batches) * epochs
-    model.compile(
-        optimizer=optimizer("adam", learning_rate(lr, schedule, steps, len(batches) * warmup_epochs)),
-        loss=loss,
-        metrics=[losses.LabelAccuracy()],
-        steps_per_execution=16,  # fewer Python round trips: 1.2-2x faster epochs for head and mlp students
-    )
-    callbacks = [Progress(label, epochs)] + live_callbacks(live_dir)
-    return model.fit(batches, epochs=epochs, verbose=0, callbacks=callbacks)
-
-
-def student_data(arch, split, mnist=None, outputs="data/teacher_outputs"):
-    """(inputs, transform, teacher logits, labels) for one split, as the student family reads them.
-
-    `head` students read the teacher's cached conv features (memory-mapped); standalone students
-    read the images. Both read the teacher's cached logits; neither runs the teacher.
-    """
-    mnist = files.load_npz("data/mnist.npz") if mnist is None else mnist
-    logits = files.load_npy(f"{outputs}/{split}_logits.npy")
-    labels = mnist[f"y_{split}"]
-    if arch == "head":
-        x, transform = files.load_npy(f"{outputs}/{split}_features.npy"), None
-    else:
-        from . import data
-
-        x, transform = mnist[f"x_{split}"], data.images
-    if len(x) != len(labels) or len(logits) != len(labels):
-        raise ValueError(f"{outputs}/{split}_*.npy hold {len(logits)} rows, data/mnist.npz {len(labels)} "
-                         f"{split} labels: rerun teacher_outputs (dvc repro)")
-    return x, transform, logits, labels
-
-
-def train_student(arch, widths, loss, temperature, alpha, epochs, batch_size, learning_rate, dropout,
-                  seed, label="student", live_dir=None):
-    """Train one student from the cached teacher outputs; return (model, test logits, seconds)."""
-    set_determinism(seed)
-    mnist = files.load_npz("data/mnist.npz")
-    x, transform, logits, labels = student_data(arch, "train", mnist)
-    x_test, transform_test, _, _ = student_data(arch, "test", mnist)
-    model = models.student(arch, widths, dropout)
-    print(f"{label}: {arch} {'-'.join(map(str, widths))}, {loss} loss, "
-          f"{models.deployed_params(arch, model):,} params, {len(x)} training examples", file=sys.stderr)
-    start = time.time()
-    fit_student(
-        model, losses.DistillationLoss(loss, temperature, alpha),
-        (x, losses.pack_targets(labels, logits), transform),
-        epochs=epochs, batch_size=batch_size, lr=learning_rate, seed=seed, label=label, live_dir=live_dir,
-    )
-    seconds = time.time() - start
-    return model, predict(model, x_test, transform=transform_test), seconds

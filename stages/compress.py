@@ -13,85 +13,71 @@ Reads params: compress. Writes data/compressed/<name>{,-int8}.tflite, metrics/co
 import sys
 
 import distill
+from distill import names, paths
 from distill import params as P
+from distill.config import CompressConfig
 
-SCHEMA = {
-    "students": P.list_of(P.string()),
-    "sparsity": P.number(min=0, max=0.99),
-    "finetune_epochs": P.integer(min=0),
-    "learning_rate": P.number(above=0),
-    "batch_size": P.integer(min=1),
-    "calibration_images": P.integer(min=1),
-    "threads": P.integer(min=1),
-    "repeats_batch1": P.integer(min=1),
-    "repeats_batch1000": P.integer(min=1),
-    "seed": P.integer(min=0),
-}
+BATCHES = (1, 1000)  # the batch sizes latency is measured at: one image, and throughput
 
 
 def main(argv):
-    p = P.section("compress", SCHEMA)
+    cfg = P.section("compress", CompressConfig)
     if len(argv) != 1:
         raise P.ParamsError(f"usage: python -m stages.compress <student name>, got {argv}")
     name = argv[0]
-    if name not in p["students"]:
-        raise P.ParamsError(f"params.yaml: compress.students: {name} is not listed "
+    if name not in cfg.students:
+        raise P.ParamsError(f"{P.PARAMS_FILE}: compress.students: {name} is not listed "
                             "(dvc.yaml's matrix and params.yaml disagree)")
-    import keras
     from distill import compression as C
-    from distill import data, evaluation, files, losses, models, training
+    from distill import data, evaluation, files, losses, models, students, training
 
-    training.set_determinism(p["seed"])
-    path = f"data/students/{name}.keras"
-    if not files.Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no trained student '{name}' (compress.students names a student "
-                                "stage's output: 'student' or a sweep point like cnn-8-16-16-32-kd)")
-    student = keras.models.load_model(path)
+    training.set_determinism(cfg.seed)
+    if not files.Path(paths.student_model(name)).is_file():
+        raise files.InputError(f"{paths.student_model(name)}: no trained student '{name}' (compress.students names "
+                               f"a student stage's output: '{paths.HEADLINE}' or a sweep point like cnn-8-16-16-32-kd)")
+    student = files.load_model(paths.student_model(name))
     arch = student.name
-    labels, teacher_logits = evaluation.test_reference()
-    x, transform, logits, train_labels = training.student_data(arch, "train")
-    x_test, transform_test, _, _ = training.student_data(arch, "test")
-    before = evaluation.accuracy(training.predict(student, x_test, transform=transform_test), labels)
+    reference = evaluation.test_reference()
+    train = students.student_data(arch, "train")
+    test = students.student_data(arch, "test")
+    teacher_blob = files.read_bytes(paths.tflite(names.TEACHER, names.FLOAT32))
+    before = evaluation.accuracy(training.predict(student, test.x, transform=test.transform), reference.labels)
 
-    pruned = C.prune(student, (x, losses.pack_targets(train_labels, logits), transform),
-                     p["sparsity"], p["finetune_epochs"], p["batch_size"], p["learning_rate"], p["seed"], name)
-    after = evaluation.accuracy(training.predict(pruned, x_test, transform=transform_test), labels)
-    teacher = keras.models.load_model("data/teacher.keras") if arch == "head" else None
+    pruned = C.prune(student, (train.x, losses.pack_targets(train.labels, train.logits), train.transform), cfg, name)
+    after = evaluation.accuracy(training.predict(pruned, test.x, transform=test.transform), reference.labels)
+    teacher = files.load_model(paths.TEACHER_MODEL) if arch == names.HEAD else None
     model = C.deployable(arch, pruned, teacher)
 
-    mnist = files.load_npz("data/mnist.npz")
+    mnist = files.load_npz(paths.MNIST)
     images_test = data.images(mnist["x_test"])
-    calibration = data.images(mnist["x_train"][: p["calibration_images"]])
-    blobs = {"float32": C.to_tflite(model), "int8": C.to_tflite(model, True, calibration)}
-    teacher_blob = files.Path(C.tflite_path("teacher", "float32")).read_bytes()
-    teacher_bytes = len(teacher_blob)
+    calibration = data.images(mnist["x_train"][: cfg.calibration_images])
+    blobs = {names.FLOAT32: C.to_tflite(model), names.INT8: C.to_tflite(model, True, calibration)}
     record = {"name": name, "arch": arch, "params": models.deployed_params(arch, pruned),
               "sparsity": round(C.sparsity(pruned), 4),
               "accuracy_keras": round(before, 6), "accuracy_pruned_keras": round(after, 6)}
-    runners = {"teacher": C.Runner(teacher_blob, p["threads"])}
+    runners = {names.TEACHER: C.Runner(teacher_blob, cfg.threads)}
     for kind, blob in blobs.items():
-        with files.atomic_path(C.tflite_path(name, kind)) as tmp:
-            tmp.write_bytes(blob)
-        runners[kind] = C.Runner(blob, p["threads"])
+        files.write_bytes(paths.tflite(name, kind), blob)
+        runners[kind] = C.Runner(blob, cfg.threads)
         pred = runners[kind].predict(images_test)
         gzip_bytes = C.gzip_size(blob)
         record[kind] = {
-            "accuracy": round(evaluation.accuracy(pred, labels), 6),
-            "agreement": round(evaluation.agreement(pred, teacher_logits), 6),
+            "accuracy": round(evaluation.accuracy(pred, reference.labels), 6),
+            "agreement": round(evaluation.agreement(pred, reference.teacher_logits), 6),
             "bytes": len(blob), "gzip_bytes": gzip_bytes,
-            "bytes_ratio": round(teacher_bytes / len(blob), 1),
-            "gzip_ratio": round(teacher_bytes / gzip_bytes, 1),
+            "bytes_ratio": round(len(teacher_blob) / len(blob), 1),
+            "gzip_ratio": round(len(teacher_blob) / gzip_bytes, 1),
         }
-    record["int8_loss_points"] = round(100 * (record["float32"]["accuracy"] - record["int8"]["accuracy"]), 3)
-    for batch in (1, 1000):
-        repeats = p[f"repeats_batch{batch}"]
+    f, q = record[names.FLOAT32], record[names.INT8]
+    record["int8_loss_points"] = round(100 * (f["accuracy"] - q["accuracy"]), 3)
+    for batch in BATCHES:
+        repeats = getattr(cfg, f"repeats_batch{batch}")
         ms = {k: r.ms_per_image(images_test, batch, repeats=repeats) for k, r in runners.items()}
-        for kind in ("float32", "int8"):
+        for kind in names.TFLITE_KINDS:
             record[kind][f"ms_batch{batch}"] = round(ms[kind], 5)
-            record[kind][f"speedup_batch{batch}"] = round(ms["teacher"] / ms[kind], 2)
-        record[f"teacher_ms_batch{batch}"] = round(ms["teacher"], 5)
-    files.write_json(f"metrics/compress/{name}.json", record)
-    f, q = record["float32"], record["int8"]
+            record[kind][f"speedup_batch{batch}"] = round(ms[names.TEACHER] / ms[kind], 2)
+        record[f"teacher_ms_batch{batch}"] = round(ms[names.TEACHER], 5)
+    files.write_json(paths.compress_record(name), record)
     print(f"compress: {name}: sparsity {record['sparsity']:.2f}; float32 {f['accuracy']:.4f} {f['bytes']:,} B; "
           f"int8 {q['accuracy']:.4f} {q['bytes']:,} B ({q['gzip_bytes']:,} gzipped, {q['gzip_ratio']:.0f}x smaller "
           f"than the teacher's file), {q['ms_batch1']:.4f} ms/image at batch 1 ({q['speedup_batch1']:.0f}x faster)")

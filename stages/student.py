@@ -1,52 +1,52 @@
 """Stage student: the headline student -> data/students/student.keras, metrics/student.json.
 
 Reads params: student. Trains from the cached teacher outputs (never the teacher itself).
-Try another size with `dvc exp run -S student.hidden=8`: only this stage and evaluate rerun.
+Try another size with `dvc exp run -S student.hidden=8`: only this stage, compress@student and
+evaluate rerun.
 """
+from dataclasses import dataclass
+
 import distill
+from distill import names, paths
 from distill import params as P
+from distill.config import TrainConfig
 
-NAME = "student"
-MODEL, RECORD = f"data/students/{NAME}.keras", f"metrics/{NAME}.json"
-PREDICTIONS, LIVE = "metrics/student_predictions.csv", "metrics/live/student"
-TRAIN = {
-    "temperature": P.number(above=0),
-    "alpha": P.number(min=0, max=1),
-    "epochs": P.integer(min=1),
-    "batch_size": P.integer(min=1),
-    "learning_rate": P.number(above=0),
-    "dropout": P.number(min=0, max=0.95),
-    "seed": P.integer(min=0),
-}
-SCHEMA = {
-    "arch": P.choice("head", "mlp", "cnn"),
-    "hidden": P.widths(),
-    "loss": P.choice("mse", "kd", "hard"),
-    **TRAIN,
-}
+NAME = paths.HEADLINE
 
 
-def check_widths(arch, widths, key):
-    if arch == "head" and len(widths) != 1:
-        raise P.ParamsError(f"params.yaml: {key}: a head student has one hidden layer, got {len(widths)} widths")
+@dataclass(frozen=True)
+class StudentConfig(TrainConfig):
+    """The headline student: what it is (arch, hidden, loss) and how it trains (TrainConfig)."""
+
+    arch: str = P.field(P.choice(*names.ARCHS))
+    hidden: tuple = P.field(P.widths())
+    loss: str = P.field(P.choice(*names.LOSSES))
+
+    def problems(self):
+        if problem := names.widths_problem(self.arch, self.hidden):
+            yield "hidden", problem
+
+    @property
+    def spec(self):
+        return names.StudentSpec(self.arch, self.hidden, self.loss)
+
+    @property
+    def train(self):
+        return TrainConfig.part_of(self)
 
 
 def main():
-    p = P.section("student", SCHEMA)
-    check_widths(p["arch"], p["hidden"], "student.hidden")
-    from distill import evaluation, files, training
+    cfg = P.section("student", StudentConfig)
+    from distill import evaluation, files, students
 
-    train = {k: p[k] for k in TRAIN}
-    model, test_logits, seconds = training.train_student(
-        p["arch"], p["hidden"], p["loss"], label=NAME, live_dir=LIVE, **train)
-    labels, teacher_logits = evaluation.test_reference()
-    record = evaluation.student_record(
-        p["arch"], p["hidden"], p["loss"], model, test_logits, labels, teacher_logits, seconds, train)
-    with files.atomic_path(MODEL) as tmp:
-        model.save(tmp)
-    record["size_bytes"] = files.size(MODEL)
-    evaluation.write_predictions(PREDICTIONS, test_logits, labels)
-    files.write_json(RECORD, record)
+    model, test_logits, seconds = students.train_student(cfg.spec, cfg.train, label=NAME, live_dir=paths.live(NAME))
+    reference = evaluation.test_reference()
+    record = evaluation.student_record(cfg.spec, model, test_logits, reference, cfg.train)
+    files.save_model(model, paths.student_model(NAME))
+    record["size_bytes"] = files.size(paths.student_model(NAME))
+    evaluation.write_predictions(paths.STUDENT_PREDICTIONS, test_logits, reference.labels)
+    files.write_json(paths.STUDENT_RECORD, record)
+    files.write_json(paths.timing(NAME), {"train_seconds": round(seconds, 1)})
     print(f"{NAME}: {record['name']}: accuracy {record['accuracy']:.4f}, {record['params']:,} params "
           f"({record['compression']:.1f}x smaller than the teacher), agreement {record['agreement']:.4f}")
 

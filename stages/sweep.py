@@ -9,43 +9,31 @@ DVC's matrix makes each point its own stage, so adding a value to a list trains 
 import sys
 
 import distill
+from distill import config, names, paths
 from distill import params as P
-from stages.student import TRAIN, check_widths
-
-FAMILY = P.mapping({
-    "hidden": P.list_of(P.widths()),
-    "loss": P.list_of(P.choice("mse", "kd", "hard")),
-    "train": P.mapping(TRAIN),
-})
-SCHEMA = {"head": FAMILY, "mlp": FAMILY, "cnn": FAMILY}
 
 
 def main(argv):
     if len(argv) != 3:
         raise P.ParamsError(f"usage: python -m stages.sweep <arch> <hidden> <loss>, got {argv}")
-    p = P.section("sweep", SCHEMA)
+    sweep = P.section("sweep", config.sweep_spec())
     arch, loss = argv[0], argv[2]
-    if arch not in p:
-        raise P.ParamsError(f"params.yaml: sweep.{arch}: no such family (known: {', '.join(p)})")
-    widths = P.widths()(argv[1], f"sweep.{arch}.hidden", P.PARAMS_FILE)
-    for i, w in enumerate(p[arch]["hidden"]):
-        check_widths(arch, w, f"sweep.{arch}.hidden[{i}]")
-    if widths not in p[arch]["hidden"] or loss not in p[arch]["loss"]:
-        raise P.ParamsError(f"params.yaml: sweep.{arch}: the point {argv[1]} {loss} is not on the grid "
+    if arch not in sweep.families:
+        raise P.ParamsError(f"{P.PARAMS_FILE}: sweep.{arch}: no such family (known: {', '.join(sweep.families)})")
+    spec = names.StudentSpec(arch, P.widths()(argv[1], f"sweep.{arch}.hidden", P.PARAMS_FILE), loss)
+    if spec not in sweep.specs():
+        raise P.ParamsError(f"{P.PARAMS_FILE}: sweep.{arch}: the point {argv[1]} {loss} is not on the grid "
                             "(dvc.yaml's matrix and params.yaml disagree)")
-    from distill import evaluation, files, models, training
+    from distill import evaluation, files, students
 
-    name = models.spec_name(arch, widths, loss)
-    train = p[arch]["train"]
-    model, test_logits, seconds = training.train_student(arch, widths, loss, label=name, **train)
-    labels, teacher_logits = evaluation.test_reference()
-    record = evaluation.student_record(arch, widths, loss, model, test_logits, labels, teacher_logits, seconds, train)
-    path = f"data/students/{name}.keras"
-    with files.atomic_path(path) as tmp:
-        model.save(tmp)
-    record["size_bytes"] = files.size(path)
-    files.write_json(f"metrics/sweep/{name}.json", record)
-    print(f"{name}: accuracy {record['accuracy']:.4f}, {record['params']:,} params, "
+    train = sweep.families[arch].train
+    model, test_logits, seconds = students.train_student(spec, train, label=spec.name)
+    record = evaluation.student_record(spec, model, test_logits, evaluation.test_reference(), train)
+    files.save_model(model, paths.student_model(spec.name))
+    record["size_bytes"] = files.size(paths.student_model(spec.name))
+    files.write_json(paths.sweep_record(spec.name), record)
+    files.write_json(paths.timing(spec.name), {"train_seconds": round(seconds, 1)})
+    print(f"{spec.name}: accuracy {record['accuracy']:.4f}, {record['params']:,} params, "
           f"agreement with the teacher {record['agreement']:.4f}")
 
 

@@ -1,59 +1,65 @@
 """Stage teacher: train the seed's CNN on MNIST -> data/teacher.keras, metrics/teacher.json.
 
-Reads params: teacher. Per-epoch curves go to metrics/live/teacher through dvclive.
+Reads params: teacher. Per-epoch curves go to metrics/live/teacher through dvclive; the training
+time to metrics/timing/teacher.json.
 """
 import time
+from dataclasses import dataclass
 
 import distill
+from distill import names, paths
 from distill import params as P
 
-MODEL, METRICS, LIVE = "data/teacher.keras", "metrics/teacher.json", "metrics/live/teacher"
-SCHEMA = {
-    "epochs": P.integer(min=1),
-    "batch_size": P.integer(min=1),
-    "optimizer": P.choice("adam", "sgd", "rmsprop", "adadelta"),
-    "learning_rate": P.number(above=0),
-    "schedule": P.choice("constant", "cosine"),
-    "warmup_epochs": P.integer(min=0),
-    "weight_decay": P.number(min=0),
-    "seed": P.integer(min=0),
-}
+NAME = names.TEACHER
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    epochs: int = P.field(P.integer(min=1))
+    batch_size: int = P.field(P.integer(min=1))
+    optimizer: str = P.field(P.choice(*names.OPTIMIZERS))
+    learning_rate: float = P.field(P.number(above=0))  # peak learning rate
+    schedule: str = P.field(P.choice(*names.SCHEDULES))
+    warmup_epochs: int = P.field(P.integer(min=0))  # linear warmup to the peak before the schedule
+    weight_decay: float = P.field(P.number(min=0))  # decoupled; 0: off
+    seed: int = P.field(P.integer(min=0))
+
+    def problems(self):
+        if self.warmup_epochs >= self.epochs:
+            yield "warmup_epochs", f"must be < teacher.epochs ({self.epochs}), got {self.warmup_epochs}"
 
 
 def main():
-    p = P.section("teacher", SCHEMA)
-    if p["warmup_epochs"] >= p["epochs"]:
-        raise P.ParamsError(f"params.yaml: teacher.warmup_epochs: must be < teacher.epochs ({p['epochs']})")
+    cfg = P.section("teacher", TeacherConfig)
     from distill import data, files, models, training
 
-    training.set_determinism(p["seed"])
-    mnist = files.load_npz("data/mnist.npz")
+    training.set_determinism(cfg.seed)
+    mnist = files.load_npz(paths.MNIST)
     x, y = data.images(mnist["x_train"]), mnist["y_train"]
     x_test, y_test = data.images(mnist["x_test"]), mnist["y_test"]
 
-    model = training.compile_teacher(models.teacher(), len(x), p)
-    print(f"teacher: {model.count_params():,} params, {len(x)} training images, {p['epochs']} epochs")
+    model = training.compile_teacher(models.teacher(), len(x), cfg)
+    print(f"{NAME}: {model.count_params():,} params, {len(x)} training images, {cfg.epochs} epochs")
     start = time.time()
     model.fit(
-        x, y, batch_size=p["batch_size"], epochs=p["epochs"], verbose=0,
-        callbacks=[training.Progress("teacher", p["epochs"])] + training.live_callbacks(LIVE),
+        x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0,
+        callbacks=[training.Progress(NAME, cfg.epochs)] + training.live_callbacks(paths.live(NAME)),
     )
     train_seconds = time.time() - start
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
 
-    with files.atomic_path(MODEL) as tmp:
-        model.save(tmp)
+    files.save_model(model, paths.TEACHER_MODEL)
     record = {
         "accuracy": round(float(accuracy), 6),
         "loss": round(float(loss), 6),
         "params": model.count_params(),
-        "size_bytes": files.size(MODEL),
-        "train_seconds": round(train_seconds, 1),
-        "epochs": p["epochs"],
+        "size_bytes": files.size(paths.TEACHER_MODEL),
+        "epochs": cfg.epochs,
         "train_images": len(x),
     }
-    files.write_json(METRICS, record)
-    print(f"teacher: test accuracy {accuracy:.4f}, loss {loss:.4f}, trained in {train_seconds:.0f}s")
+    files.write_json(paths.TEACHER_RECORD, record)
+    files.write_json(paths.timing(NAME), {"train_seconds": round(train_seconds, 1)})
+    print(f"{NAME}: test accuracy {accuracy:.4f}, loss {loss:.4f}, trained in {train_seconds:.0f}s")
 
 
 if __name__ == "__main__":

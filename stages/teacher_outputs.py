@@ -5,28 +5,30 @@ Writes, under data/teacher_outputs/, the artifact the students train from:
   {train,test}_features.npy  the 9,216 flattened conv features after MaxPool (n, 9216)
 Reads params: teacher_outputs. Same teacher weights, same bytes: students then stay up to date.
 """
+from dataclasses import dataclass
+
 import distill
+from distill import names, paths
 from distill import params as P
 
-OUT = "data/teacher_outputs"
-SCHEMA = {
-    "batch_size": P.integer(min=1),
-    "features_dtype": P.choice("float16", "float32"),
-}
+
+@dataclass(frozen=True)
+class TeacherOutputsConfig:
+    batch_size: int = P.field(P.integer(min=1))  # inference batch; changing it may change low bits
+    features_dtype: str = P.field(P.choice(*names.FEATURE_DTYPES))
 
 
 def main():
-    p = P.section("teacher_outputs", SCHEMA)
-    import keras
+    cfg = P.section("teacher_outputs", TeacherOutputsConfig)
     from distill import data, files, training
 
     training.set_determinism(0)
-    mnist = files.load_npz("data/mnist.npz")
-    teacher = keras.models.load_model("data/teacher.keras")
-    for split in ("train", "test"):
+    mnist = files.load_npz(paths.MNIST)
+    teacher = files.load_model(paths.TEACHER_MODEL)
+    for split in data.SPLITS:
         training.dump_teacher_outputs(
-            teacher, data.images(mnist[f"x_{split}"]), f"{OUT}/{split}", p["batch_size"], p["features_dtype"]
-        )
+            teacher, data.images(mnist[f"x_{split}"]), paths.teacher_outputs(split, "logits"),
+            paths.teacher_outputs(split, "features"), cfg.batch_size, cfg.features_dtype, f"teacher_outputs: {split}")
 
 
 if __name__ == "__main__":

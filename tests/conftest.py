@@ -1,15 +1,17 @@
 """Shared fixtures: tiny IDX datasets made on the spot, so no test needs the web or ../shared."""
 import gzip
 import hashlib
+import os
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -60,25 +62,20 @@ def dataset(tmp_path):
     return folder, make_dataset(folder)
 
 
-def run_stage(stage, cwd, params, env=None, timeout=600):
-    """Run `python -m stages.<stage>` in `cwd` with `params` written as its params.yaml."""
-    import os
-    import subprocess
-
-    import yaml
-
+def run_stage(stage, cwd, params=None, args=(), env=None, timeout=600):
+    """Run `python -m stages.<stage> args` in `cwd`, with `params` (if given) written as its params.yaml."""
     cwd = Path(cwd)
     cwd.mkdir(parents=True, exist_ok=True)
-    (cwd / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    full_env.pop("MNIST_MIRROR", None) if "MNIST_MIRROR" not in (env or {}) else None
-    return subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=cwd, env=full_env,
+    if params is not None:
+        (cwd / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    if "MNIST_MIRROR" not in (env or {}):
+        full_env.pop("MNIST_MIRROR", None)
+    return subprocess.run([sys.executable, "-m", f"stages.{stage}", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def default_params():
-    import yaml
-
     return yaml.safe_load((ROOT / "params.yaml").read_text())
 
 

@@ -1,9 +1,16 @@
+import dataclasses
+
 import numpy as np
 import pytest
+from conftest import default_params, digit_images
+from test_training import train_config
 
-from conftest import digit_images
 from distill import compression as C
-from distill import data, evaluation, losses, models, training
+from distill import data, evaluation, losses, models, params, students, training
+from distill.config import CompressConfig
+
+COMPRESS = params.section("compress", CompressConfig, params=default_params())
+KD = losses.get("kd", train_config(temperature=2.0, alpha=0.5))
 
 
 def test_magnitude_mask_zeroes_the_smallest():
@@ -22,8 +29,7 @@ def _trained(arch, widths):
     x, y = _digits(1500, 0)
     targets = losses.pack_targets(y, np.eye(10)[y] * 8.0)
     model = models.student(arch, widths)
-    training.fit_student(model, losses.DistillationLoss("kd", 2.0, 0.5), (x, targets, None), epochs=4,
-                         batch_size=64, lr=0.01)
+    students.fit_student(model, KD, (x, targets, None), train_config(epochs=4, batch_size=64))
     return model, (x, targets)
 
 
@@ -60,7 +66,7 @@ def test_pruning_reaches_and_keeps_the_sparsity(trained_cnn):
         def on_train_batch_end(self, batch, logs=None):
             seen.append([np.asarray(k) == 0 for k in C.prunable(self.model)])
 
-    model.compile(optimizer=keras.optimizers.Adam(0.002), loss=losses.DistillationLoss("kd", 2.0, 0.5))
+    model.compile(optimizer=keras.optimizers.Adam(0.002), loss=KD)
     model.fit(batches, epochs=3, verbose=0, callbacks=[pruner, Record()])
     held = seen[pruner.ramp_steps - 1:]  # from the end of the ramp to the end of fine-tuning
     assert len(held) > 10
@@ -74,12 +80,12 @@ def test_pruning_reaches_and_keeps_the_sparsity(trained_cnn):
 
 def test_prune_helper_hits_the_target(trained_cnn):
     model = _copy(trained_cnn[0])
-    model.compile(loss=losses.DistillationLoss("kd", 2.0, 0.5))
+    model.compile(loss=KD)
     x, targets = trained_cnn[1]
-    C.prune(model, (x, targets, None), target=0.75, epochs=1, batch_size=64, lr=0.002)
+    C.prune(model, (x, targets, None), dataclasses.replace(COMPRESS, sparsity=0.75, finetune_epochs=1, batch_size=64))
     assert C.sparsity(model) == pytest.approx(0.75, abs=0.01)
     one_shot = _copy(trained_cnn[0])
-    C.prune(one_shot, (x, targets, None), target=0.5, epochs=0, batch_size=64, lr=0.002)
+    C.prune(one_shot, (x, targets, None), dataclasses.replace(COMPRESS, sparsity=0.5, finetune_epochs=0))
     assert C.sparsity(one_shot) == pytest.approx(0.5, abs=0.01)
 
 
@@ -120,3 +126,16 @@ def test_head_ships_with_the_teachers_conv_layers():
                                rtol=1e-5, atol=1e-5)
     assert full.count_params() == models.deployed_params("head", head) == 74_188
     assert C.deployable("cnn", head) is head
+
+
+def test_a_tflite_file_has_the_same_bytes_for_the_same_weights(trained_cnn, tmp_path):
+    from distill import files
+
+    model, (x, _) = trained_cnn
+    files.save_model(model, tmp_path / "m.keras")
+    blobs = {kind: set() for kind in ("float32", "int8")}
+    for _ in range(2):  # two loads of one file, as two runs of a stage see it
+        loaded = files.load_model(tmp_path / "m.keras")
+        blobs["float32"].add(C.to_tflite(loaded))
+        blobs["int8"].add(C.to_tflite(loaded, int8=True, calibration=x[:50]))
+    assert all(len(b) == 1 for b in blobs.values())

@@ -5,12 +5,11 @@ import os
 import stat
 import tarfile
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import NAMES, default_params, files_under, idx_bytes, make_dataset, run_stage
+
 from distill import data, files
 from distill.data import DataError
 

@@ -3,8 +3,10 @@ import math
 
 import numpy as np
 import pytest
+from test_training import train_config
 
-from distill.losses import DistillationLoss, LabelAccuracy, pack_targets
+from distill import losses, names
+from distill.losses import LabelAccuracy, pack_targets
 
 S = np.array([[1.0, 2.0, 0.0]], np.float32)  # student logits
 T_LOGITS = np.array([[2.0, 0.0, 0.0]])  # teacher logits
@@ -12,8 +14,12 @@ LABEL = np.array([1])
 Y = pack_targets(LABEL, T_LOGITS)
 
 
+def loss(kind, **kw):
+    return losses.get(kind, train_config(**kw))
+
+
 def value(kind, **kw):
-    return float(DistillationLoss(kind, **kw)(Y, S))
+    return float(loss(kind, **kw)(Y, S))
 
 
 def test_pack_targets():
@@ -50,7 +56,7 @@ def test_kd_with_temperature_and_alpha():
 def test_kd_limits():
     assert value("kd", temperature=3.0, alpha=0.0) == pytest.approx(value("hard"), rel=1e-6)
     # alpha = 1, T = 1 and a student equal to its teacher: the loss is the teacher's entropy
-    same = DistillationLoss("kd", temperature=1.0, alpha=1.0)(Y, T_LOGITS.astype(np.float32))
+    same = loss("kd", temperature=1.0, alpha=1.0)(Y, T_LOGITS.astype(np.float32))
     p = np.exp(T_LOGITS[0]) / np.exp(T_LOGITS[0]).sum()
     assert float(same) == pytest.approx(-(p * np.log(p)).sum(), rel=1e-6)
 
@@ -59,15 +65,27 @@ def test_batch_mean_and_label_accuracy():
     y = pack_targets([1, 0], [[2, 0, 0], [0, 0, 3]])
     s = np.array([[1, 2, 0], [0, 0, 0]], np.float32)
     # row 2: ((0)^2 + 0 + 3^2) / 3 = 3
-    assert float(DistillationLoss("mse")(y, s)) == pytest.approx((5 / 3 + 3) / 2, rel=1e-6)
+    assert float(loss("mse")(y, s)) == pytest.approx((5 / 3 + 3) / 2, rel=1e-6)
     acc = LabelAccuracy()
     acc.update_state(y, s)  # row 1 predicts 1 (right), row 2 ties -> argmax 0 (right)
     assert float(acc.result()) == 1.0
 
 
-@pytest.mark.parametrize("kw, message", [({"kind": "kl"}, "unknown loss 'kl'"),
-                                         ({"temperature": 0}, "temperature must be > 0"),
-                                         ({"alpha": 1.2}, r"alpha must be in \[0, 1\]")])
-def test_bad_arguments(kw, message):
-    with pytest.raises(ValueError, match=message):
-        DistillationLoss(**{"kind": "kd", **kw})
+def test_every_loss_name_has_one_class_and_unknown_names_are_refused():
+    assert tuple(losses.REGISTRY) == names.LOSSES
+    assert {n: type(losses.get(n)).__name__ for n in names.LOSSES} == {"mse": "LogitMSE", "kd": "HintonKD",
+                                                                        "hard": "HardLabels"}
+    kd = loss("kd", temperature=3.0, alpha=0.25)
+    assert (kd.temperature, kd.alpha, kd.name) == (3.0, 0.25, "kd")
+    with pytest.raises(ValueError, match="unknown loss 'kl'"):
+        losses.get("kl")
+
+
+def test_losses_survive_a_save_and_load(tmp_path):
+    from distill import files, models
+
+    model = models.student("mlp", (4,))
+    model.compile(loss=loss("kd", temperature=3.0, alpha=0.25))
+    files.save_model(model, tmp_path / "m.keras")
+    restored = files.load_model(tmp_path / "m.keras").loss
+    assert isinstance(restored, losses.HintonKD) and (restored.temperature, restored.alpha) == (3.0, 0.25)

@@ -6,7 +6,7 @@ def test_teacher_is_the_seed_network():
     assert t.count_params() == models.TEACHER_PARAMS == 1_199_882
     assert models.conv_param_count(t) == models.TEACHER_CONV_PARAMS == 18_816
     assert t.get_layer(models.FEATURES_LAYER).output.shape[-1] == models.TEACHER_FEATURES == 9216
-    assert [type(l).__name__ for l in t.layers] == [
+    assert [type(layer).__name__ for layer in t.layers] == [
         "Conv2D", "Conv2D", "MaxPooling2D", "Dropout", "Flatten", "Dense", "Dropout", "Dense"]
 
 
@@ -32,8 +32,8 @@ def test_student_param_counts_per_family():
 
 def test_cnn_pools_after_the_first_two_convs():
     cnn = models.student("cnn", (4, 8, 8, 16))
-    pools = [i for i, l in enumerate(cnn.layers) if type(l).__name__ == "MaxPooling2D"]
-    convs = [i for i, l in enumerate(cnn.layers) if type(l).__name__ == "Conv2D"]
+    pools = [i for i, layer in enumerate(cnn.layers) if type(layer).__name__ == "MaxPooling2D"]
+    convs = [i for i, layer in enumerate(cnn.layers) if type(layer).__name__ == "Conv2D"]
     assert len(pools) == 2 and convs[0] < pools[0] < convs[1] < pools[1] < convs[2]
     assert [tuple(cnn.layers[i].output.shape[1:3]) for i in convs] == [(28, 28), (14, 14), (7, 7), (7, 7)]
 
@@ -47,6 +47,6 @@ def test_unknown_arch_and_bad_head_widths():
         models.student("head", (4, 4))
 
 
-def test_spec_names():
-    assert models.spec_name("head", (6,), "kd") == "head-6-kd"
-    assert models.spec_name("cnn", (8, 16, 32), "hard") == "cnn-8-16-32-hard"
+def test_student_params_counts_a_network_not_built_yet():
+    assert models.student_params("head", (6,)) == 74_188
+    assert models.student_params("cnn", [8, 16, 16, 32]) == 8_754

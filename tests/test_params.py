@@ -1,6 +1,10 @@
-import pytest
+import math
 
+import pytest
+import yaml
 from conftest import default_params, files_under, run_stage
+
+from distill import names
 from distill import params as P
 from distill.params import ParamsError
 
@@ -8,7 +12,7 @@ SCHEMA = {
     "epochs": P.integer(min=1),
     "rate": P.number(above=0),
     "alpha": P.number(min=0, max=1),
-    "loss": P.choice("mse", "kd", "hard"),
+    "loss": P.choice(*names.LOSSES),
     "sizes": P.list_of(P.integer(min=1)),
     "widths": P.widths(),
     "note": P.optional(P.string()),
@@ -43,6 +47,10 @@ def test_valid_section_is_normalised():
     ({"widths": "8-x"}, "s.widths: must be widths like"),
     ({"widths": 0}, "s.widths: widths must be between 1 and 4096, got 0"),
     ({"note": 5}, "s.note: must be a non-empty string, got 5 (int)"),
+    ({"rate": math.nan}, "s.rate: must be a finite number, got nan"),
+    ({"rate": math.inf}, "s.rate: must be a finite number, got inf"),
+    ({"alpha": math.nan}, "s.alpha: must be a finite number, got nan"),
+    ({"alpha": -math.inf}, "s.alpha: must be a finite number, got -inf"),
 ])
 def test_bad_values_name_the_key(over, message):
     with pytest.raises(ParamsError) as e:
@@ -77,36 +85,80 @@ def test_missing_or_malformed_file(tmp_path):
         P.load(tmp_path / "params.yaml")
 
 
-def test_default_params_pass_every_stage_schema():
+def test_default_params_pass_every_stage_config():
     import importlib
 
+    from distill import config
+
     params = default_params()
-    for stage, section in [("fetch", "fetch"), ("teacher", "teacher"), ("teacher_outputs", "teacher_outputs"),
-                           ("student", "student"), ("sweep", "sweep"), ("evaluate", "evaluate"),
-                           ("compress", "compress"), ("teacher_tflite", "compress")]:
-        module = importlib.import_module(f"stages.{stage}")
-        P.section(section, module.SCHEMA, params=params)
+    for stage, section, spec in [("fetch", "fetch", "FetchConfig"), ("teacher", "teacher", "TeacherConfig"),
+                                 ("teacher_outputs", "teacher_outputs", "TeacherOutputsConfig"),
+                                 ("student", "student", "StudentConfig"), ("evaluate", "evaluate", "EvaluateConfig")]:
+        cfg = P.section(section, getattr(importlib.import_module(f"stages.{stage}"), spec), params=params)
+        assert type(cfg).__name__ == spec
+    sweep = P.section("sweep", config.sweep_spec(), params=params)
+    assert set(sweep.families) == set(names.ARCHS) and len(sweep.specs()) == 40
+    assert P.section("compress", config.CompressConfig, params=params).sparsity == 0.3
+
+
+def test_a_config_is_a_frozen_dataclass_of_checked_values():
+    from stages.student import StudentConfig
+
+    cfg = P.section("student", StudentConfig, params=default_params())
+    assert cfg.spec == names.StudentSpec("head", (6,), "kd") and cfg.spec.name == "head-6-kd"
+    assert cfg.train.epochs == 10 and isinstance(cfg.train.alpha, float)
+    with pytest.raises(AttributeError):
+        cfg.epochs = 3
+
+
+def _stage_error(r, stage, message):
+    """The stage failed as a user error must: exit 1, one line `stage: error: ...`, no traceback."""
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"{stage}: error: ") and message in lines[0], r.stderr
 
 
 @pytest.mark.parametrize("stage, section, key, value, message", [
     ("teacher", "teacher", "epochs", 0, "teacher.epochs: must be >= 1, got 0"),
     ("teacher", "teacher", "optimizer", "adamw", "teacher.optimizer: must be one of adam, sgd, rmsprop, adadelta"),
     ("teacher", "teacher", "warmup_epochs", 99, "teacher.warmup_epochs: must be < teacher.epochs"),
+    ("teacher", "teacher", "learning_rate", math.inf, "teacher.learning_rate: must be a finite number, got inf"),
     ("fetch", "fetch", "sources", [], "fetch.sources: must not be empty"),
+    ("fetch", "fetch", "timeout_seconds", math.nan, "fetch.timeout_seconds: must be a finite number, got nan"),
     ("teacher_outputs", "teacher_outputs", "features_dtype", "int8", "teacher_outputs.features_dtype: must be one of"),
     ("student", "student", "loss", "kl", "student.loss: must be one of mse, kd, hard; got 'kl'"),
     ("student", "student", "temperature", 0, "student.temperature: must be > 0, got 0"),
     ("student", "student", "alpha", 1.5, "student.alpha: must be <= 1, got 1.5"),
+    ("student", "student", "alpha", math.nan, "student.alpha: must be a finite number, got nan"),
+    ("student", "student", "dropout", math.nan, "student.dropout: must be a finite number, got nan"),
+    ("student", "student", "learning_rate", math.inf, "student.learning_rate: must be a finite number, got inf"),
+    ("student", "student", "temperature", -math.inf, "student.temperature: must be a finite number, got -inf"),
     ("student", "student", "hidden", "8-16", "student.hidden: a head student has one hidden layer, got 2 widths"),
     ("student", "student", "hidden", -3, "student.hidden: widths must be between 1 and 4096, got -3"),
-    ("evaluate", "evaluate", "target_accuracy", 2, "evaluate.target_accuracy: must be <= 1, got 2"),
+    ("evaluate", "evaluate", "targets", [0.9, 2], "evaluate.targets[1]: must be <= 1, got 2"),
+    ("evaluate", "evaluate", "file_target", math.nan, "evaluate.file_target: must be a finite number, got nan"),
 ])
 def test_stage_refuses_bad_params_before_work(tmp_path, stage, section, key, value, message):
     params = default_params()
     params[section][key] = value
     r = run_stage(stage, tmp_path, params)
-    assert r.returncode == 1 and f"{stage}: error: params.yaml: {message}" in r.stderr, r.stderr
-    assert "Traceback" not in r.stderr
+    _stage_error(r, stage, f"params.yaml: {message}")
+    assert files_under(tmp_path) == ["params.yaml"]
+
+
+def test_nan_and_inf_written_in_yaml_are_refused(tmp_path):
+    params = default_params()
+    text = yaml.safe_dump(params, sort_keys=False).replace("alpha: 0.9\n  epochs: 10", "alpha: .nan\n  epochs: 10")
+    assert ".nan" in text
+    (tmp_path / "params.yaml").write_text(text)
+    _stage_error(run_stage("student", tmp_path), "student", "student.alpha: must be a finite number, got nan")
+    compress = params["compress"]
+    for value in (".inf", "-.inf", ".NaN"):
+        text = yaml.safe_dump(params, sort_keys=False)
+        text = text.replace(f"sparsity: {compress['sparsity']}", f"sparsity: {value}")
+        (tmp_path / "params.yaml").write_text(text)
+        r = run_stage("compress", tmp_path, args=["student"])
+        _stage_error(r, "compress", "compress.sparsity: must be a finite number")
     assert files_under(tmp_path) == ["params.yaml"]
 
 
@@ -116,19 +168,15 @@ def test_stage_refuses_bad_params_before_work(tmp_path, stage, section, key, val
     (["head", "9", "kd"], {}, "sweep.head: the point 9 kd is not on the grid"),
     (["head", "6", "kd"], {"hidden": [6, "4-4"]}, "sweep.head.hidden[1]: a head student has one hidden layer"),
     (["head", "6", "kd"], {"epochs": 3}, "sweep.head.epochs: unknown key"),
+    (["head", "6", "kd"], {"train": {**default_params()["sweep"]["head"]["train"], "alpha": float("nan")}},
+     "sweep.head.train.alpha: must be a finite number, got nan"),
+    (["rnn", "6", "kd"], {}, "sweep.rnn: no such family (known: head, mlp, cnn)"),
+    (["head", "6"], {}, "usage: python -m stages.sweep <arch> <hidden> <loss>"),
 ])
 def test_sweep_point_refuses_bad_grid(tmp_path, args, change, message):
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     params = default_params()
     params["sweep"]["head"].update(change)
-    (tmp_path / "params.yaml").write_text(__import__("yaml").safe_dump(params))
-    r = subprocess.run([sys.executable, "-m", "stages.sweep", *args], cwd=tmp_path, capture_output=True, text=True,
-                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    assert r.returncode == 1 and message in r.stderr, r.stderr
+    _stage_error(run_stage("sweep", tmp_path, params, args=args), "sweep", message)
     assert files_under(tmp_path) == ["params.yaml"]
 
 
@@ -139,33 +187,17 @@ def test_sweep_point_refuses_bad_grid(tmp_path, args, change, message):
     ("teacher", lambda p: p["teacher"].update(epoch=3), "teacher.epoch: unknown key"),
     ("compress", lambda p: p["compress"].update(sparsity=1.5), "compress.sparsity: must be <= 0.99, got 1.5"),
     ("evaluate", lambda p: p.update(evaluate=None), "evaluate: must be a mapping, got null"),
+    ("evaluate", lambda p: p["sweep"]["cnn"].update(hidden=["4-x"]), "sweep.cnn.hidden[0]: must be widths like"),
 ])
 def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message):
     params = default_params()
     change(params)
     args = ["student"] if stage == "compress" else []
-    import subprocess
-    import sys
-
-    import yaml
-
-    from conftest import ROOT
-
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    r = subprocess.run([sys.executable, "-m", f"stages.{stage}", *args], cwd=tmp_path, capture_output=True,
-                       text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    assert r.returncode == 1 and message in r.stderr, r.stderr
+    _stage_error(run_stage(stage, tmp_path, params, args=args), stage, message)
     assert files_under(tmp_path) == ["params.yaml"]
 
 
 def test_stage_refuses_malformed_params_file(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     (tmp_path / "params.yaml").write_text("teacher: {epochs: 3\n")
-    r = subprocess.run([sys.executable, "-m", "stages.teacher"], cwd=tmp_path, capture_output=True, text=True,
-                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    assert r.returncode == 1 and "teacher: error: params.yaml: not valid YAML" in r.stderr
+    _stage_error(run_stage("teacher", tmp_path), "teacher", "params.yaml: not valid YAML")
     assert files_under(tmp_path) == ["params.yaml"]

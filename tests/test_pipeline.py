@@ -8,17 +8,19 @@ import hashlib
 import json
 import os
 import re
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT, make_dataset
+
+from distill import paths
 
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
 COPY = ["dvc.yaml", "params.yaml", "stages", "distill", ".dvcignore", ".gitignore"]
@@ -72,7 +74,7 @@ class Project:
 
     def commit(self, message):
         self.run("git", "add", "-A")
-        self.run("git", "commit", "-q", "-m", message)
+        self.run("git", "commit", "-q", "--allow-empty", "-m", message)
 
 
 def ran(output):
@@ -106,15 +108,13 @@ def test_repro_runs_every_stage(project):
     r = project.dvc("repro")
     assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs", "student", "sweep@4-kd", "sweep_mlp@8-kd",
                              "sweep_cnn@2-4-hard", "teacher_tflite", "compress@cnn-2-4-hard", "evaluate"}
-    teacher = yaml.safe_load((project.path / "metrics" / "teacher.json").read_text())
+    teacher = yaml.safe_load((project.path / paths.TEACHER_RECORD).read_text())
     assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1
     for split, n in (("train", 3000), ("test", 1000)):
-        logits = project.path / "data" / "teacher_outputs" / f"{split}_logits.npy"
-        import numpy as np
-
-        assert np.load(logits).shape == (n, 10)
-        assert np.load(project.path / "data" / "teacher_outputs" / f"{split}_features.npy",
-                       mmap_mode="r").shape == (n, 9216)
+        assert np.load(project.path / paths.teacher_outputs(split, "logits")).shape == (n, 10)
+        assert np.load(project.path / paths.teacher_outputs(split, "features"), mmap_mode="r").shape == (n, 9216)
+    timing = json.loads((project.path / paths.timing("teacher")).read_text())
+    assert timing["train_seconds"] > 0 and "train_seconds" not in teacher  # wall-clock is kept out of records
     if SHARED.is_dir():  # real MNIST: one epoch on 3000 images is already far above chance
         assert teacher["accuracy"] > 0.8
     project.commit("first run")
@@ -132,12 +132,12 @@ def metrics_diff(project):
 
 
 def test_exp_run_reruns_only_the_student_and_evaluate(project):
-    before = yaml.safe_load((project.path / "metrics" / "student.json").read_text())
+    before = yaml.safe_load((project.path / paths.STUDENT_RECORD).read_text())
     r = project.dvc("exp", "run", "-S", "student.hidden=2")
     assert ran(r.stdout) == {"student", "evaluate"}, r.stdout
-    after = yaml.safe_load((project.path / "metrics" / "student.json").read_text())
+    after = yaml.safe_load((project.path / paths.STUDENT_RECORD).read_text())
     assert after["hidden"] == 2 and after["params"] == 9216 * 2 + 2 + 2 * 10 + 10 + 18816
-    diff = metrics_diff(project)["metrics/student.json"]
+    diff = metrics_diff(project)[paths.STUDENT_RECORD]
     assert diff["params"] == {"old": before["params"], "new": after["params"],
                               "diff": after["params"] - before["params"]}
     if SHARED.is_dir():  # on real MNIST a 2-unit head is far worse than a 6-unit one
@@ -145,7 +145,7 @@ def test_exp_run_reruns_only_the_student_and_evaluate(project):
     if after["accuracy"] != before["accuracy"]:
         assert diff["accuracy"]["old"] == before["accuracy"] and diff["accuracy"]["new"] == after["accuracy"]
     shown = project.dvc("metrics", "diff").stdout
-    assert "metrics/student.json" in shown and "params" in shown
+    assert paths.STUDENT_RECORD in shown and "params" in shown
     project.commit("hidden 2")
 
 
@@ -155,17 +155,18 @@ def test_adding_a_sweep_point_trains_only_that_point(project):
     project.set_params(params)
     r = project.dvc("repro")
     assert ran(r.stdout) == {"sweep@5-kd", "evaluate"}, r.stdout
-    summary = yaml.safe_load((project.path / "metrics" / "summary.json").read_text())
-    assert set(summary) >= {"teacher", "student", "smallest_at_target", "smallest_at_98", "smallest_at_99", "kd_gain",
-                            "smallest_bytes_at_99"}
-    compressed = yaml.safe_load((project.path / "metrics" / "compress" / "cnn-2-4-hard.json").read_text())
+    summary = yaml.safe_load((project.path / paths.SUMMARY).read_text())
+    assert set(summary) >= {"teacher", "student", "targets", "smallest_at_95", "smallest_at_98", "smallest_at_99",
+                            "kd_gain", "file_target", "smallest_bytes_at_99"}
+    compressed = yaml.safe_load((project.path / paths.compress_record("cnn-2-4-hard")).read_text())
     assert compressed["sparsity"] == pytest.approx(params["compress"]["sparsity"], abs=0.02)
-    assert (project.path / "data" / "compressed" / "cnn-2-4-hard-int8.tflite").stat().st_size == compressed["int8"]["bytes"]
-    names = {r["name"] for r in csv.DictReader(open(project.path / "metrics/plots/frontier.csv"))}
+    assert (project.path / paths.tflite("cnn-2-4-hard", "int8")).stat().st_size == compressed["int8"]["bytes"]
+    with open(project.path / paths.plot("frontier.csv")) as f:
+        names = {r["name"] for r in csv.DictReader(f)}
     assert names >= {"head-4-kd", "head-5-kd", "mlp-8-kd", "cnn-2-4-hard"}
     for png in ("accuracy_vs_params", "accuracy_vs_compression", "confusion", "training", "frontier",
                 "accuracy_vs_bytes"):
-        assert (project.path / "metrics" / "plots" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (project.path / paths.plot(f"{png}.png")).read_bytes()[:4] == b"\x89PNG"
     project.commit("sweep 4, 5")
 
 
@@ -180,22 +181,42 @@ def status(project):
     return json.loads(project.dvc("status", "--json").stdout or "{}")
 
 
-def test_forced_teacher_rerun_gives_identical_outputs(project):
-    outputs = sorted((project.path / "data" / "teacher_outputs").glob("*.npy"))
-    before = {p.name: md5(p) for p in outputs}
+def test_forced_teacher_rerun_leaves_everything_downstream_up_to_date(project):
+    teacher = project.path / paths.TEACHER_MODEL
+    outputs = sorted((project.path / paths.TEACHER_OUTPUTS).glob("*.npy"))
+    before = {p.name: md5(p) for p in [teacher, *outputs]}
+    time.sleep(1.1)  # a .keras file would carry a different save time, to the second
     r = project.dvc("repro", "-f", "-s", "teacher")
     assert ran(r.stdout) == {"teacher"}
+    assert md5(teacher) == before[teacher.name]  # same weights, same bytes
+    assert status(project) == {}  # teacher_outputs, teacher_tflite, compress, evaluate: nothing to rerun
     r = project.dvc("repro", "-f", "-s", "teacher_outputs")
     assert ran(r.stdout) == {"teacher_outputs"}
-    assert {p.name: md5(p) for p in outputs} == before
-    changed = set(status(project))
-    assert not {s for s in changed if s.startswith(("student", "sweep"))}, changed  # students stay up to date
-    project.dvc("repro")
+    assert {p.name: md5(p) for p in [teacher, *outputs]} == before
+    assert status(project) == {}
+    assert ran(project.dvc("repro").stdout) == set()
     project.commit("forced teacher rerun")
+
+
+def _edit(project, path, text):
+    with open(project.path / path, "a") as f:
+        f.write(text)
+
+
+def test_an_edit_reruns_exactly_the_stages_that_run_the_edited_file(project):
+    _edit(project, "distill/report.py", "\n# an edit to the report only\n")
+    assert ran(project.dvc("repro").stdout) == {"evaluate"}
+    # the headline student's script is run by no grid point: its edit retrains the headline only, and
+    # the retrained student is byte-identical, so evaluate stays up to date
+    _edit(project, "stages/student.py", "\n# an edit to the headline student's script\n")
+    assert ran(project.dvc("repro").stdout) == {"student"}
+    assert status(project) == {}
+    project.commit("edits")
 
 
 def test_sigkill_mid_training_leaves_nothing_accepted(project):
     params = project.params()
+    epochs = params["student"]["epochs"]
     params["student"]["epochs"] = 500  # long enough to be killed mid-training
     project.set_params(params)
     proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-s", "student"], cwd=project.path,
@@ -206,29 +227,29 @@ def test_sigkill_mid_training_leaves_nothing_accepted(project):
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    student = project.path / "metrics" / "student.json"
-    model = project.path / "data" / "students" / "student.keras"
+    student = project.path / paths.STUDENT_RECORD
+    model = project.path / paths.student_model(paths.HEADLINE)
     assert not student.exists() and not model.exists()  # DVC cleared them; we never wrote half a file
     assert not list(model.parent.glob(".*tmp*"))
     assert "student" in status(project)
-    params["student"]["epochs"] = 1
+    params["student"]["epochs"] = epochs
     project.set_params(params)
-    r = project.dvc("repro")  # recovers: reruns the killed stage (evaluate too, if its inputs differ)
-    assert "student" in ran(r.stdout) and ran(r.stdout) <= {"student", "evaluate"}
-    assert json.loads(student.read_text())["epochs"] == 1
+    r = project.dvc("repro")  # recovers: reruns the killed stage, whose record comes out byte-identical
+    assert ran(r.stdout) == {"student"}
+    assert json.loads(student.read_text())["epochs"] == epochs
     assert status(project) == {}
     project.commit("after a crash")
 
 
 def test_a_tampered_output_is_noticed_and_restored(project):
-    model = project.path / "data" / "students" / "student.keras"
+    model = project.path / paths.student_model(paths.HEADLINE)
     good = md5(model)
     os.chmod(model, 0o644)
     with open(model, "ab") as f:
         f.write(b"tampered")
     out = project.dvc("status").stdout
-    assert "modified:" in out and "data/students/student.keras" in out
-    project.dvc("checkout", "--force", "data/students/student.keras")
+    assert "modified:" in out and paths.student_model(paths.HEADLINE) in out
+    project.dvc("checkout", "--force", paths.student_model(paths.HEADLINE))
     assert md5(model) == good and status(project) == {}
 
 
@@ -250,7 +271,7 @@ def test_queued_experiments_run_two_at_a_time(project):
             for rev in exp.get("revs", []):
                 data = rev.get("data") or {}
                 hidden = data.get("params", {}).get("params.yaml", {}).get("data", {}).get("student", {}).get("hidden")
-                acc = data.get("metrics", {}).get("metrics/student.json", {}).get("data", {}).get("accuracy")
+                acc = data.get("metrics", {}).get(paths.STUDENT_RECORD, {}).get("data", {}).get("accuracy")
                 if hidden in (3, 5) and acc is not None:
                     found[hidden] = acc
     assert set(found) == {3, 5}, json.dumps(shown)[:2000]
@@ -266,7 +287,7 @@ def test_shared_remote_push_then_pull_into_a_clean_clone(project, tmp_path):
     project.run("git", "clone", "-q", str(project.path), str(clone))
     other = Project(clone)
     other.dvc("pull")
-    assert (clone / "data" / "teacher_outputs" / "train_logits.npy").exists()
+    assert (clone / paths.teacher_outputs("train", "logits")).exists()
     assert other.dvc("status").stdout.strip().endswith("Data and pipelines are up to date.")
     r = other.dvc("repro")
     assert ran(r.stdout) == set()

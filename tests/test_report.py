@@ -1,13 +1,15 @@
-import numpy as np
 import pytest
 
-from distill import models, plots
+from distill import models, names, plots
 from distill import report as R
+
+TARGETS = [0.95, 0.98, 0.99]
 
 
 def rec(name, params, accuracy, arch="head", loss="kd", hidden=6):
-    return {"name": name, "arch": arch, "hidden": hidden, "loss": loss, "params": params, "accuracy": accuracy,
-            "compression": round(models.TEACHER_PARAMS / params, 2), "agreement": 0.9}
+    widths = names.parse_widths(hidden)
+    return {"name": name, "arch": arch, "hidden": hidden, "widths": list(widths), "loss": loss, "params": params,
+            "accuracy": accuracy, "compression": round(models.TEACHER_PARAMS / params, 2), "agreement": 0.9}
 
 def test_seed_student_size_and_compression():
     assert R.head_params(6) == 74_188
@@ -20,9 +22,11 @@ def test_smallest_at_target_and_summary():
     records = [rec("a", 1000, 0.94), rec("b", 5000, 0.96), rec("c", 3000, 0.951), rec("d", 3000, 0.97)]
     assert R.smallest(records, 0.95)["name"] == "d"  # fewest params; on a tie, the more accurate
     assert R.smallest(records, 0.99) is None
-    s = R.summarize({"params": 1_199_882, "accuracy": 0.992}, rec("s", 74188, 0.975), records, 0.95)
+    s = R.summarize({"params": 1_199_882, "accuracy": 0.992}, rec("s", 74188, 0.975), records, [0.95, 0.995], 0.99)
     assert s["teacher"]["compression"] == 1.0 and s["student"]["name"] == "s"
-    assert s["smallest_at_target"]["name"] == "d"
+    assert s["targets"] == [0.95, 0.995] and s["smallest_at_95"]["name"] == "d" and s["smallest_at_99_5"] is None
+    assert "file_target" not in s  # no compressed files, no file question
+    assert [R.target_key(t) for t in (0.95, 0.98, 0.99, 0.995, 1)] == ["95", "98", "99", "99_5", "100"]
 
 
 def test_head_table_compares_with_the_seed():
@@ -42,11 +46,14 @@ def test_kd_gain_pareto_and_frontier_summary(tmp_path):
                rec("head-6-kd", 74188, 0.985)]
     assert R.kd_gain(records) == {"cnn-4-8": 0.005, "mlp-16": -0.003}  # ordered by size; heads left out
     assert [r["name"] for r in R.pareto(records)] == ["cnn-4-8-kd", "cnn-8-16-kd"]
-    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, records[-1], records[:-1], 0.95)
+    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, records[-1], records[:-1], TARGETS, 0.99)
     assert s["smallest_at_98"]["name"] == "cnn-8-16-kd" and s["smallest_at_99"]["name"] == "cnn-8-16-kd"
     table = R.frontier_table(records)
     assert "| cnn-4-8 | 1,000 | 1200x | 0.9750 | 0.9700 | +0.0050 |" in table
-    plots.frontier(records, {"params": 1_199_882, "accuracy": 0.993}, tmp_path / "f.png")
+    report = R.report(s, records)
+    assert "| smallest at 0.98: cnn-8-16-kd | 9,000 |" in report
+    assert "| smallest at 0.95: cnn-4-8-kd | 1,000 |" in report
+    plots.frontier(records, {"params": 1_199_882, "accuracy": 0.993}, TARGETS, tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -71,5 +78,8 @@ def test_smallest_file_at_99_and_compress_table():
     table = R.compress_table(comp, teacher_tflite)
     assert "| teacher (float32) | 0 | 0.9930 | 4,800,000 |" in table
     assert "| cnn-a-kd (int8) | 0.50 | 0.9910 | 14,000 | 7,000 | 343 | 686 |" in table
-    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, rec("s", 74188, 0.975), [], 0.95, comp)
-    assert s["smallest_bytes_at_99"]["name"] == "cnn-a-kd-int8"
+    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, rec("s", 74188, 0.975), [], TARGETS, 0.99, comp)
+    assert s["file_target"] == 0.99 and s["smallest_bytes_at_99"]["name"] == "cnn-a-kd-int8"
+    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, rec("s", 74188, 0.975), [], TARGETS, 0.98, comp)
+    assert s["smallest_bytes_at_98"]["name"] == "cnn-b-kd-int8"
+    assert "Smallest file at >= 0.98: **cnn-b-kd-int8**, 5,000 bytes" in R.report(s, [], comp, teacher_tflite)

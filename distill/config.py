@@ -1,0 +1,87 @@
+"""Config objects for the params sections that more than one stage reads.
+
+A section read by one stage only has its dataclass in that stage's script, so editing it reruns
+that stage alone. These are shared: `TrainConfig` (the headline student and every grid point),
+`sweep` (the grid stages and evaluate) and `compress` (compress, teacher_tflite and evaluate).
+"""
+from dataclasses import dataclass, fields
+
+from . import names
+from . import params as P
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a student trains from the cached teacher outputs (Adam, cosine-decayed to 0)."""
+
+    temperature: float = P.field(P.number(above=0))  # kd: softmax temperature T
+    alpha: float = P.field(P.number(min=0, max=1))  # kd: weight of the soft term; 1 - alpha on the labels
+    epochs: int = P.field(P.integer(min=1))
+    batch_size: int = P.field(P.integer(min=1))
+    learning_rate: float = P.field(P.number(above=0))
+    dropout: float = P.field(P.number(min=0, max=0.95))
+    seed: int = P.field(P.integer(min=0))
+
+    def as_dict(self):
+        return {f.name: getattr(self, f.name) for f in fields(TrainConfig)}
+
+    @classmethod
+    def part_of(cls, cfg):
+        """The TrainConfig inside a config that extends it (e.g. the headline student's)."""
+        return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class FamilyConfig:
+    """One student family's grid: every width crossed with every loss, trained with `train`."""
+
+    hidden: list = P.field(P.list_of(P.widths()))
+    loss: list = P.field(P.list_of(P.choice(*names.LOSSES)))
+    train: TrainConfig = P.field(P.config(TrainConfig))
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The `sweep` section: a grid per student family; each point is its own DVC stage."""
+
+    families: dict  # arch -> FamilyConfig, for every arch in names.ARCHS
+
+    def problems(self):
+        for arch, family in self.families.items():
+            for i, widths in enumerate(family.hidden):
+                if problem := names.widths_problem(arch, widths):
+                    yield f"{arch}.hidden[{i}]", problem
+
+    def specs(self):
+        """Every grid point, family by family."""
+        return [names.StudentSpec(arch, widths, loss) for arch, family in self.families.items()
+                for widths in family.hidden for loss in family.loss]
+
+
+def sweep_spec():
+    """The spec that reads the `sweep` section into a SweepConfig."""
+    families = P.mapping({arch: P.config(FamilyConfig) for arch in names.ARCHS})
+
+    def check(value, key, path):
+        sweep = SweepConfig(families(value, key, path))
+        for sub, message in sweep.problems():
+            P.fail(path, f"{key}.{sub}", message)
+        return sweep
+
+    return check
+
+
+@dataclass(frozen=True)
+class CompressConfig:
+    """Deep Compression of trained students: prune while fine-tuning, then float32 and int8 TFLite."""
+
+    students: list = P.field(P.list_of(P.string()))  # 'student' (the headline) or grid point names
+    sparsity: float = P.field(P.number(min=0, max=0.99))  # share of each Dense/Conv kernel pruned
+    finetune_epochs: int = P.field(P.integer(min=0))  # 0: prune in one shot
+    learning_rate: float = P.field(P.number(above=0))
+    batch_size: int = P.field(P.integer(min=1))
+    calibration_images: int = P.field(P.integer(min=1))  # int8 activation ranges
+    threads: int = P.field(P.integer(min=1))  # TFLite interpreter threads for the latency figures
+    repeats_batch1: int = P.field(P.integer(min=1))
+    repeats_batch1000: int = P.field(P.integer(min=1))
+    seed: int = P.field(P.integer(min=0))

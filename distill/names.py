@@ -1,0 +1,81 @@
+"""The names the pipeline shares, each defined once: losses, student families, optimizers and
+schedules, the widths notation, and a student's name.
+
+Import-light (no TensorFlow): params are validated against these names before any work starts.
+"""
+from dataclasses import dataclass
+
+# mse: the seed's loss on logits; kd: Hinton's; hard: labels only, the no-distillation baseline
+LOSSES = MSE, KD, HARD = ("mse", "kd", "hard")
+# head: the seed's Dense(h) on the teacher's conv features; mlp and cnn: standalone, from pixels
+ARCHS = HEAD, MLP, CNN = ("head", "mlp", "cnn")
+TEACHER = "teacher"
+OPTIMIZERS = ADAM, SGD, RMSPROP, ADADELTA = ("adam", "sgd", "rmsprop", "adadelta")
+SCHEDULES = CONSTANT, COSINE = ("constant", "cosine")
+FEATURE_DTYPES = ("float16", "float32")
+TFLITE_KINDS = FLOAT32, INT8 = ("float32", "int8")
+
+# --- widths: "8-16-32" in params, stage names, file names and records ---------------------------------
+
+WIDTHS_SEP = "-"
+MAX_WIDTHS, MAX_WIDTH = 8, 4096
+
+
+def parse_widths(value):
+    """6, [8, 16] or "8-16" -> a tuple of ints; ValueError saying what is wrong."""
+    items = value
+    if isinstance(value, str):
+        try:
+            items = [int(p) for p in value.split(WIDTHS_SEP)]
+        except ValueError:
+            items = None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        items = [value]
+    if not isinstance(items, list) or not all(isinstance(w, int) and not isinstance(w, bool) for w in items):
+        raise ValueError(f"must be widths like 6, [8, 16] or \"8{WIDTHS_SEP}16\", got {value!r}")
+    if not 1 <= len(items) <= MAX_WIDTHS:
+        raise ValueError(f"must give 1 to {MAX_WIDTHS} widths, got {len(items)}")
+    for w in items:
+        if not 1 <= w <= MAX_WIDTH:
+            raise ValueError(f"widths must be between 1 and {MAX_WIDTH}, got {w}")
+    return tuple(items)
+
+
+def format_widths(widths):
+    """(8, 16, 32) -> "8-16-32"."""
+    return WIDTHS_SEP.join(map(str, widths))
+
+
+def hidden_value(widths):
+    """`hidden` as params and records show it: an int for one layer, "8-16-32" for several."""
+    return widths[0] if len(widths) == 1 else format_widths(widths)
+
+
+def widths_problem(arch, widths):
+    """Why `widths` cannot build a student of family `arch`, or None."""
+    if arch == HEAD and len(widths) != 1:
+        return f"a {HEAD} student has one hidden layer, got {len(widths)} widths"
+    return None
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    """What a student is: its family, layer widths and loss. Its name is its stage suffix and file stem."""
+
+    arch: str
+    widths: tuple
+    loss: str
+
+    @property
+    def name(self):
+        """head-6-kd, cnn-8-16-32-hard."""
+        return f"{self.arch}{WIDTHS_SEP}{format_widths(self.widths)}{WIDTHS_SEP}{self.loss}"
+
+    @property
+    def network(self):
+        """The network without its loss: head-6, cnn-8-16-32."""
+        return f"{self.arch}{WIDTHS_SEP}{format_widths(self.widths)}"
+
+    @property
+    def hidden(self):
+        return hidden_value(self.widths)

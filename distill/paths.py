@@ -1,0 +1,64 @@
+"""Every file the pipeline reads or writes, relative to the project's root, defined once.
+
+dvc.yaml spells the same paths for DVC; tests/test_dvc_yaml.py checks that the two agree.
+"""
+from .names import FLOAT32
+
+DATA, METRICS = "data", "metrics"
+
+MNIST = f"{DATA}/mnist.npz"
+TEACHER_MODEL = f"{DATA}/teacher.keras"
+TEACHER_OUTPUTS = f"{DATA}/teacher_outputs"
+OUTPUT_KINDS = ("logits", "features")  # what teacher_outputs caches per split
+STUDENTS = f"{DATA}/students"
+COMPRESSED = f"{DATA}/compressed"
+
+HEADLINE = "student"  # the headline student's file stem: data/students/student.keras
+TEACHER_RECORD = f"{METRICS}/teacher.json"
+STUDENT_RECORD = f"{METRICS}/{HEADLINE}.json"
+STUDENT_PREDICTIONS = f"{METRICS}/student_predictions.csv"
+SWEEP_RECORDS = f"{METRICS}/sweep"
+COMPRESS_RECORDS = f"{METRICS}/compress"
+TIMING = f"{METRICS}/timing"
+LIVE = f"{METRICS}/live"
+SUMMARY = f"{METRICS}/summary.json"
+REPORT = f"{METRICS}/report.md"
+PLOTS = f"{METRICS}/plots"
+
+
+def teacher_outputs(split, kind):
+    """data/teacher_outputs/<split>_<kind>.npy: kind logits (n, 10) or features (n, 9216)."""
+    return f"{TEACHER_OUTPUTS}/{split}_{kind}.npy"
+
+
+def student_model(name):
+    """data/students/<name>.keras: `student` (the headline) or a grid point such as cnn-8-16-kd."""
+    return f"{STUDENTS}/{name}.keras"
+
+
+def sweep_record(name):
+    return f"{SWEEP_RECORDS}/{name}.json"
+
+
+def compress_record(name):
+    return f"{COMPRESS_RECORDS}/{name}.json"
+
+
+def tflite(name, kind):
+    """data/compressed/<name>.tflite for float32, <name>-int8.tflite for int8."""
+    return f"{COMPRESSED}/{name}.tflite" if kind == FLOAT32 else f"{COMPRESSED}/{name}-{kind}.tflite"
+
+
+def timing(name):
+    """metrics/timing/<name>.json: wall-clock seconds of a training stage. Kept out of the records so
+    that a rerun reproducing the same model leaves everything downstream up to date."""
+    return f"{TIMING}/{name}.json"
+
+
+def live(name):
+    """metrics/live/<name>: dvclive's per-epoch curves of a training stage."""
+    return f"{LIVE}/{name}"
+
+
+def plot(name):
+    return f"{PLOTS}/{name}"

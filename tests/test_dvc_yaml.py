@@ -1,0 +1,167 @@
+"""dvc.yaml against the code it runs, so DVC never keeps a stale result.
+
+- Every stage (matrix points included) lists in its `deps` exactly the project modules its command
+  runs: the stage script and, transitively, every module of ours it imports, at the top or inside
+  a function. A missing module means an edit to it would not rerun the stage; an extra one means
+  needless reruns.
+- No stage script imports another stage script.
+- The files dvc.yaml names are the ones distill/paths.py names.
+"""
+import ast
+import shlex
+
+import pytest
+from conftest import ROOT
+
+from distill import data, names, paths
+
+PROJECT_DIRS = ("distill", "stages")
+
+
+def _module_file(dotted):
+    """The project file that running `import dotted` executes last, or None if it is not ours."""
+    parts = dotted.split(".")
+    if parts[0] not in PROJECT_DIRS:
+        return None
+    for candidate in (ROOT.joinpath(*parts).with_suffix(".py"), ROOT.joinpath(*parts, "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _package(path):
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name != "__init__" else rel.parts[:-1]
+    return list(parts)
+
+
+def imports(path):
+    """The project files `path` imports anywhere in it; `import a.b.c` runs a, a.b and a.b.c."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            dotted = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            package = _package(path)
+            base = package[: len(package) - node.level + 1] if node.level else []
+            base = ".".join(base + ([node.module] if node.module else []))
+            dotted = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in dotted:
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):
+                if (f := _module_file(".".join(parts[:i]))) is not None:
+                    found.add(f)
+    return found
+
+
+def runs(module):
+    """Every project file that `python -m module` runs."""
+    todo = [_module_file(module)]
+    assert todo[0] is not None, f"no project module {module}"
+    parts = module.split(".")
+    todo += [f for i in range(1, len(parts)) if (f := _module_file(".".join(parts[:i]))) is not None]
+    seen = set()
+    while todo:
+        f = todo.pop()
+        if f not in seen:
+            seen.add(f)
+            todo.extend(imports(f) - seen)
+    return {str(f.relative_to(ROOT)) for f in seen}
+
+
+def _stages():
+    """{stage: (cmd, file deps, outs)} as DVC itself reads dvc.yaml, matrix points expanded."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        return {s.addressing: (s.cmd, [d.def_path for d in s.deps if not isinstance(d, ParamsDependency)],
+                               [o.def_path for o in s.outs])
+                for s in repo.index.stages}
+
+
+STAGES = _stages()
+
+
+def _command(cmd):
+    """(module, args) of a `python -m stages.<name> args...` command."""
+    words = shlex.split(cmd)
+    assert words[:2] == ["python", "-m"] and words[2].startswith("stages."), f"unexpected command: {cmd}"
+    return words[2], words[3:]
+
+
+def test_every_stage_is_checked():
+    assert len(STAGES) >= 10 and {"fetch", "teacher", "evaluate"} <= set(STAGES)
+    assert any("@" in s for s in STAGES)  # matrix points are expanded
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_deps_list_exactly_the_modules_it_runs(stage):
+    cmd, deps, _ = STAGES[stage]
+    module, _ = _command(cmd)
+    ran = runs(module)
+    listed = {d for d in deps if d.endswith(".py")}
+    missing, extra = sorted(ran - listed), sorted(listed - ran)
+    assert not missing, f"stage {stage}: runs {', '.join(missing)}, missing from its deps in dvc.yaml"
+    assert not extra, f"stage {stage}: lists {', '.join(extra)} in its deps, but never runs it"
+
+
+def test_no_stage_imports_another_stage():
+    for script in sorted((ROOT / "stages").glob("*.py")):
+        others = {str(f.relative_to(ROOT)) for f in imports(script) if f.parent.name == "stages" and f != script}
+        assert not others, (f"{script.relative_to(ROOT)} imports {', '.join(sorted(others))}: "
+                            "move what they share to distill/")
+
+
+def test_closure_follows_function_level_and_relative_imports():
+    # compress imports distill's modules inside main(); they import each other relatively
+    ran = runs("stages.compress")
+    assert {"distill/__init__.py", "distill/compression.py", "distill/training.py", "distill/data.py",
+            "distill/losses.py", "distill/names.py"} <= ran
+    assert "stages/student.py" not in ran
+
+
+def _expected_outs(stage, module, args):
+    """What each stage writes, in distill.paths' own terms."""
+    kinds = names.TFLITE_KINDS
+    if module == "stages.fetch":
+        return {paths.MNIST}
+    if module == "stages.teacher":
+        t = names.TEACHER
+        return {paths.TEACHER_MODEL, paths.live(t), paths.TEACHER_RECORD, paths.timing(t)}
+    if module == "stages.teacher_outputs":
+        return {paths.teacher_outputs(s, k) for s in data.SPLITS for k in paths.OUTPUT_KINDS}
+    if module == "stages.student":
+        h = paths.HEADLINE
+        return {paths.student_model(h), paths.STUDENT_PREDICTIONS, paths.live(h), paths.STUDENT_RECORD,
+                paths.timing(h)}
+    if module == "stages.sweep":
+        arch, hidden, loss = args
+        name = names.StudentSpec(arch, names.parse_widths(hidden), loss).name
+        return {paths.student_model(name), paths.sweep_record(name), paths.timing(name)}
+    if module == "stages.teacher_tflite":
+        return {paths.tflite(names.TEACHER, k) for k in kinds} | {paths.compress_record(names.TEACHER)}
+    if module == "stages.compress":
+        (name,) = args
+        return {paths.tflite(name, k) for k in kinds} | {paths.compress_record(name)}
+    if module == "stages.evaluate":
+        return {paths.SUMMARY, paths.REPORT, paths.PLOTS}
+    raise AssertionError(f"stage {stage}: {module} is not known to this test; add what it writes")
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_outs_are_the_paths_module_names(stage):
+    cmd, _, outs = STAGES[stage]
+    module, args = _command(cmd)
+    assert set(outs) == _expected_outs(stage, module, args), f"stage {stage}: dvc.yaml and distill/paths.py disagree"
+
+
+def test_every_data_dep_is_another_stages_output():
+    produced = {o for _, _, outs in STAGES.values() for o in outs}
+    for stage, (_, deps, _) in STAGES.items():
+        for d in deps:
+            if not d.endswith(".py"):  # a file some stage writes, or a folder of such files
+                assert d in produced or any(o.startswith(d + "/") for o in produced), \
+                    f"stage {stage}: depends on {d}, which no stage writes"

@@ -1,0 +1,60 @@
+"""Every error a user can cause through a data file or a missing output: one line `stage: error: ...`,
+exit 1, no traceback, nothing written. (Bad params: test_params.py; bad MNIST files: test_data.py.)"""
+import pytest
+from conftest import default_params, files_under, run_stage
+from test_params import _stage_error
+from test_students import _project
+
+from distill import files, paths
+
+
+@pytest.fixture
+def project(tmp_path):
+    _project(tmp_path)
+    (tmp_path / "params.yaml").write_text("")
+    return tmp_path
+
+
+def _refused(project, stage, message, args=()):
+    before = files_under(project)
+    _stage_error(run_stage(stage, project, default_params(), args=args), stage, message)
+    assert files_under(project) == before  # nothing written, nothing removed
+
+
+def test_teacher_outputs_without_a_teacher(project):
+    _refused(project, "teacher_outputs", f"{paths.TEACHER_MODEL}: not found; run the stage that writes it")
+
+
+def test_teacher_outputs_with_a_damaged_teacher(project):
+    (project / paths.TEACHER_MODEL).write_bytes(b"PK\x03\x04 half a file")
+    _refused(project, "teacher_outputs", f"{paths.TEACHER_MODEL}: not a readable Keras model")
+
+
+def test_student_with_outputs_of_another_dataset(project):
+    _project(project, logits_rows=39)
+    _refused(project, "student", f"{paths.teacher_outputs('train', 'logits')} holds 39 rows")
+
+
+def test_student_with_a_damaged_array(project):
+    path = project / paths.teacher_outputs("train", "features")
+    path.write_bytes(path.read_bytes()[:200])
+    _refused(project, "student", f"{paths.teacher_outputs('train', 'features')}: not a readable .npy array")
+
+
+def test_student_without_data(project):
+    (project / paths.MNIST).unlink()
+    _refused(project, "student", f"{paths.MNIST}: not found")
+
+
+def test_compress_without_the_trained_student(project):
+    _refused(project, "compress", f"{paths.student_model('student')}: no trained student 'student'", args=["student"])
+
+
+def test_evaluate_with_missing_and_damaged_records(project):
+    _refused(project, "evaluate", f"{paths.TEACHER_RECORD}: not found")
+    (project / paths.METRICS).mkdir()
+    (project / paths.TEACHER_RECORD).write_text("{half")
+    _refused(project, "evaluate", f"{paths.TEACHER_RECORD}: not a readable JSON file")
+    files.write_json(project / paths.TEACHER_RECORD, {"accuracy": 0.99, "params": 1})
+    files.write_json(project / paths.STUDENT_RECORD, {"name": "x"})
+    _refused(project, "evaluate", f"{paths.STUDENT_RECORD}: not a record of this pipeline (no 'arch')")
