@@ -91,12 +91,12 @@ def timed_dvc(args, cwd, log):
 
 BARE_FIT = """
 import json, sys, time
-from distill import data, files, models, paths, training
+from distill import data, models, training
 from distill import params as P
 from stages.teacher import TeacherConfig
 cfg = P.section("teacher", TeacherConfig)
 training.set_determinism(cfg.seed)
-mnist = files.load_npz(paths.MNIST)
+mnist = data.load()
 x, y = data.images(mnist["x_train"]), mnist["y_train"]
 model = training.compile_teacher(models.teacher(), len(x), cfg)  # exactly as the teacher stage does
 t = time.time()
@@ -109,7 +109,7 @@ import json, statistics, sys, time
 import numpy as np
 from distill import compression, data, files, names, paths
 students = json.loads(sys.argv[1])
-mnist = files.load_npz(paths.MNIST)
+mnist = data.load()
 x = data.images(mnist["x_test"][:1000])
 teacher = files.load_model(paths.TEACHER_MODEL, compile=False)
 out = {}

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import losses, models, training
+from . import files, losses, models, training
 from .names import COSINE, HEAD
 
 
@@ -121,6 +121,16 @@ def to_tflite(model, int8=False, calibration=None):
         # preset range: the representative dataset sets it
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
+
+
+def read_tflite(path):
+    """The bytes of a .tflite file, checked by loading them into the interpreter."""
+    blob = files.read_bytes(path)
+    try:
+        interpreter(blob)
+    except (ValueError, RuntimeError) as e:
+        raise files.unreadable(path, "TFLite model", e) from None
+    return blob
 
 
 def interpreter(tflite, threads=1):

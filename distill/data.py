@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from . import Error
+from . import Error, files, paths
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 SPLITS = ("train", "test")
@@ -77,10 +77,7 @@ def arrays_from_idx(raws, names):
             f"{names['train_images']} and {names['test_images']} differ in image size: "
             f"{a['train_images'].shape[1:]} vs {a['test_images'].shape[1:]}"
         )
-    return {
-        "x_train": a["train_images"], "y_train": a["train_labels"],
-        "x_test": a["test_images"], "y_test": a["test_labels"],
-    }
+    return dict(zip(ARRAYS, (a["train_images"], a["train_labels"], a["test_images"], a["test_labels"])))
 
 
 def sha256(raw):
@@ -240,6 +237,22 @@ def subset(arrays, train=None, test=None):
 
 
 # --- loading for training -----------------------------------------------------------------------
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load(path=paths.MNIST):
+    """The four arrays fetch wrote, checked: every array present, images and labels paired."""
+    arrays = files.load_npz(path)
+    missing = [k for k in ARRAYS if k not in arrays]
+    if missing:
+        raise files.InputError(f"{path}: holds no '{missing[0]}' array; rerun fetch (dvc repro -f -s fetch)")
+    for split in SPLITS:
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise files.InputError(f"{path}: x_{split} {x.shape} and y_{split} {y.shape} are not images paired "
+                                   "with labels; rerun fetch (dvc repro -f -s fetch)")
+    return arrays
 
 
 def images(x):

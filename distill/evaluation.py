@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import files, models, paths
+from . import data, files, models, paths
 
 
 def accuracy(logits, labels):
@@ -28,7 +28,7 @@ class Reference(NamedTuple):
 
 
 def test_reference():
-    return Reference(files.load_npz(paths.MNIST)["y_test"],
+    return Reference(data.load()["y_test"],
                      files.load_npy(paths.teacher_outputs("test", "logits"), mmap=False))
 
 

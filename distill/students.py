@@ -42,7 +42,7 @@ class StudentData(NamedTuple):
 def student_data(arch, split, mnist=None):
     """`head` students read the teacher's cached conv features (memory-mapped); standalone students
     read the images. Both read the teacher's cached logits; neither runs the teacher."""
-    mnist = files.load_npz(paths.MNIST) if mnist is None else mnist
+    mnist = data.load() if mnist is None else mnist
     logits = files.load_npy(paths.teacher_outputs(split, "logits"))
     labels = mnist[f"y_{split}"]
     if arch == HEAD:
@@ -55,6 +55,11 @@ def student_data(arch, split, mnist=None):
         raise files.InputError(
             f"{paths.teacher_outputs(split, 'logits')} holds {len(logits)} rows, {source} {len(x)} {split} "
             f"inputs, {paths.MNIST} {len(labels)} {split} labels: rerun teacher_outputs (dvc repro)")
+    for array, path, width in ((logits, paths.teacher_outputs(split, "logits"), data.NUM_CLASSES),
+                               (x, source, models.TEACHER_FEATURES if arch == HEAD else None)):
+        if width is not None and (array.ndim != 2 or array.shape[1] != width):
+            raise files.InputError(f"{path}: rows of {array.shape[1:]} values, expected ({width},): "
+                                   "rerun teacher_outputs (dvc repro)")
     return StudentData(x, transform, logits, labels)
 
 
@@ -62,7 +67,7 @@ def train_student(spec, train, label="student", live_dir=None):
     """Train the student `spec` (a names.StudentSpec) as `train` (a TrainConfig) says, from the
     cached teacher outputs; return (model, test logits, seconds of training)."""
     set_determinism(train.seed)
-    mnist = files.load_npz(paths.MNIST)
+    mnist = data.load()
     split, test = student_data(spec.arch, "train", mnist), student_data(spec.arch, "test", mnist)
     model = models.student(spec.arch, spec.widths, train.dropout)
     print(f"{label}: {spec.arch} {format_widths(spec.widths)}, {spec.loss} loss, "

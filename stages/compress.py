@@ -40,7 +40,7 @@ def main(argv):
     reference = evaluation.test_reference()
     train = students.student_data(arch, "train")
     test = students.student_data(arch, "test")
-    teacher_blob = files.read_bytes(paths.tflite(names.TEACHER, names.FLOAT32))
+    teacher_blob = C.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32))
     before = evaluation.accuracy(training.predict(student, test.x, transform=test.transform), reference.labels)
 
     pruned = C.prune(student, (train.x, losses.pack_targets(train.labels, train.logits), train.transform), cfg, name)
@@ -48,7 +48,7 @@ def main(argv):
     teacher = files.load_model(paths.TEACHER_MODEL) if arch == names.HEAD else None
     model = C.deployable(arch, pruned, teacher)
 
-    mnist = files.load_npz(paths.MNIST)
+    mnist = data.load()
     images_test = data.images(mnist["x_test"])
     calibration = data.images(mnist["x_train"][: cfg.calibration_images])
     blobs = {names.FLOAT32: C.to_tflite(model), names.INT8: C.to_tflite(model, True, calibration)}

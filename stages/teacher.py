@@ -34,7 +34,7 @@ def main():
     from distill import data, files, models, training
 
     training.set_determinism(cfg.seed)
-    mnist = files.load_npz(paths.MNIST)
+    mnist = data.load()
     x, y = data.images(mnist["x_train"]), mnist["y_train"]
     x_test, y_test = data.images(mnist["x_test"]), mnist["y_test"]
 

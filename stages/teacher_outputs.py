@@ -23,7 +23,7 @@ def main():
     from distill import data, files, training
 
     training.set_determinism(0)
-    mnist = files.load_npz(paths.MNIST)
+    mnist = data.load()
     teacher = files.load_model(paths.TEACHER_MODEL)
     for split in data.SPLITS:
         training.dump_teacher_outputs(

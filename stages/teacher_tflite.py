@@ -18,7 +18,7 @@ def main():
     from distill import data, evaluation, files, training
 
     training.set_determinism(cfg.seed)
-    mnist = files.load_npz(paths.MNIST)
+    mnist = data.load()
     teacher = files.load_model(paths.TEACHER_MODEL)
     calibration = data.images(mnist["x_train"][: cfg.calibration_images])
     x_test, y_test = data.images(mnist["x_test"]), mnist["y_test"]

@@ -284,3 +284,16 @@ def test_fetch_stage_refuses_count_mismatch_and_writes_nothing(tmp_path):
     assert r.returncode == 1
     assert "count mismatch: train-images-idx3-ubyte holds 40 images, train-labels-idx1-ubyte 39 labels" in r.stderr
     assert files_under(proj) == ["params.yaml"]
+
+
+def test_load_checks_the_arrays_fetch_writes(tmp_path):
+    arrays = {"x_train": np.zeros((3, 28, 28), np.uint8), "y_train": np.zeros(3, np.uint8),
+              "x_test": np.zeros((2, 28, 28), np.uint8), "y_test": np.zeros(2, np.uint8)}
+    files.save_npz(tmp_path / "ok.npz", arrays)
+    assert data.load(tmp_path / "ok.npz")["x_test"].shape == (2, 28, 28)
+    files.save_npz(tmp_path / "partial.npz", {k: v for k, v in arrays.items() if k != "y_test"})
+    with pytest.raises(files.InputError, match="partial.npz: holds no 'y_test' array; rerun fetch"):
+        data.load(tmp_path / "partial.npz")
+    files.save_npz(tmp_path / "unpaired.npz", {**arrays, "y_train": np.zeros(4, np.uint8)})
+    with pytest.raises(files.InputError, match=r"unpaired.npz: x_train \(3, 28, 28\) and y_train \(4,\) are not"):
+        data.load(tmp_path / "unpaired.npz")

@@ -58,3 +58,13 @@ def test_evaluate_with_missing_and_damaged_records(project):
     files.write_json(project / paths.TEACHER_RECORD, {"accuracy": 0.99, "params": 1})
     files.write_json(project / paths.STUDENT_RECORD, {"name": "x"})
     _refused(project, "evaluate", f"{paths.STUDENT_RECORD}: not a record of this pipeline (no 'arch')")
+
+
+def test_compress_with_a_damaged_teacher_file(project):
+    from distill import models
+
+    files.save_model(models.student("cnn", (2, 4)), project / paths.student_model("student"))
+    (project / paths.COMPRESSED).mkdir(parents=True)
+    (project / paths.tflite("teacher", "float32")).write_bytes(b"TFL3 not a flatbuffer")
+    _refused(project, "compress", f"{paths.tflite('teacher', 'float32')}: not a readable TFLite model",
+             args=["student"])

@@ -39,7 +39,7 @@ def test_every_family_trains_a_step_with_every_loss(arch, widths, loss):
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
-def _project(tmp_path, n_train=40, n_test=10, logits_rows=None):
+def _project(tmp_path, n_train=40, n_test=10, logits_rows=None, features=models.TEACHER_FEATURES):
     """A folder with data/mnist.npz and data/teacher_outputs/ as the pipeline lays them out."""
     rng = np.random.default_rng(0)
     files.save_npz(tmp_path / paths.MNIST, {
@@ -50,7 +50,7 @@ def _project(tmp_path, n_train=40, n_test=10, logits_rows=None):
         logits = rng.normal(size=(rows, 10)).astype(np.float32)
         files.save_npy(tmp_path / paths.teacher_outputs(split, "logits"), logits)
         files.save_npy(tmp_path / paths.teacher_outputs(split, "features"),
-                       rng.normal(size=(n, models.TEACHER_FEATURES)).astype(np.float16))
+                       rng.normal(size=(n, features)).astype(np.float16))
 
 
 def test_train_student_from_cached_outputs(tmp_path, monkeypatch):
@@ -68,3 +68,11 @@ def test_row_count_mismatch_names_the_files(tmp_path, monkeypatch):
     with pytest.raises(files.InputError, match=r"data/teacher_outputs/train_logits.npy holds 39 rows, "
                                                r"data/mnist.npz 40 train inputs, .* rerun teacher_outputs"):
         students.student_data("cnn", "train")
+
+
+def test_outputs_of_another_teacher_are_refused(tmp_path, monkeypatch):
+    _project(tmp_path, features=100)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(files.InputError, match=r"train_features.npy: rows of \(100,\) values, expected \(9216,\)"):
+        students.student_data("head", "train")
+    assert students.student_data("cnn", "train").x.shape == (40, 28, 28)  # pixel students never read features
