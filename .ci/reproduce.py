@@ -27,6 +27,8 @@ def small(params):
     """The smoke test's config: every stage runs, in a minute or two."""
     f = params["fetch"]
     f.update(train_images=3000, test_images=1000)
+    if "validation_images" in f:  # a base from before the validation split has no such key
+        f.update(validation_images=500)
     if MIRROR.is_dir():
         f.update(mirror=str(MIRROR))
     params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)

@@ -16,12 +16,34 @@ SHOW_TF_LOGS = os.environ.get("DISTILL_TF_LOGS", "") not in ("", "0")
 TF_NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|[IWE]\d{4} [\d:.]+ +\d+ (port|cudart_stub|cuda_platform|cuda_executor|cpu_feature_guard)\.cc:\d+\]"
+    rb"|E\d{4} [\d:.]+ +\d+ node_def_util\.cc:\d+\] NodeDef mentions attribute use_unbounded_threadpool"
     rb"|To enable the following instructions: .* rebuild TensorFlow"
     rb"|fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, output_inference_type: \w+$"
     rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$)"
 )
 if not SHOW_TF_LOGS:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the INFO/WARNING lines logged after start-up
+
+
+def _keep_freed_memory():
+    """TensorFlow allocates and frees its tensors every step; glibc hands large freed blocks back to
+    the kernel (munmap, heap trim), so the next step page-faults them in again. On a VM where page
+    faults are slow that doubled a small CNN's epoch (20 s -> 12-14 s with this, same weights):
+    keep blocks up to 32 MB in the heap and trim it only above 2 GB free. Arithmetic is unchanged."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # malloc.h
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1)  # an int: 2 GB is the most it takes
+        libc.mallopt(M_TOP_PAD, 256 << 20)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to tune
+        pass
+
+
+_keep_freed_memory()
 
 
 class Error(Exception):

@@ -20,7 +20,7 @@ class TrainConfig:
     batch_size: int = P.field(P.integer(min=1))
     learning_rate: float = P.field(P.number(above=0))
     dropout: float = P.field(P.number(min=0, max=0.95))
-    seed: int = P.field(P.integer(min=0))
+    seeds: list = P.field(P.list_of(P.integer(min=0)))  # one model per seed: its init and batch order
 
     def as_dict(self):
         return {f.name: getattr(self, f.name) for f in fields(TrainConfig)}

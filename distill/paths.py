@@ -31,9 +31,35 @@ def teacher_outputs(split, kind):
     return f"{TEACHER_OUTPUTS}/{split}_{kind}.npy"
 
 
-def student_model(name):
-    """data/students/<name>.keras: `student` (the headline) or a grid point such as cnn-8-16-kd."""
-    return f"{STUDENTS}/{name}.keras"
+def student_dir(name):
+    """data/students/<name>/: `student` (the headline) or a grid point such as cnn-8-16-kd; one
+    seed-<seed>.keras per seed and the test predictions of every seed."""
+    return f"{STUDENTS}/{name}"
+
+
+def student_model(name, seed):
+    return seed_dir(student_dir(name), seed) + ".keras"
+
+
+def student_seeds(name):
+    """The seeds whose models data/students/<name>/ holds, in increasing order."""
+    from pathlib import Path
+
+    stems = (p.stem for p in Path(student_dir(name)).glob(f"{SEED_PREFIX}*.keras"))
+    return sorted(int(s[len(SEED_PREFIX):]) for s in stems if s[len(SEED_PREFIX):].isdigit())
+
+
+def test_predictions(name):
+    """data/students/<name>/test_predictions.npy: (seeds, test images) predicted classes, int8."""
+    return f"{student_dir(name)}/test_predictions.npy"
+
+
+SEED_PREFIX = "seed-"
+
+
+def seed_dir(folder, seed):
+    """<folder>/seed-<seed>: one seed's share of a multi-seed output."""
+    return f"{folder}/{SEED_PREFIX}{seed}"
 
 
 def sweep_record(name):

@@ -42,8 +42,19 @@ def _save(fig, path):
     plt.close(fig)
 
 
+def _std(record):
+    """A record's std of test accuracy over seeds; 0 for one seed (no bar)."""
+    return record.get("accuracy_std") or 0.0
+
+
+def _seeds_label(records):
+    counts = sorted({len(r.get("seeds", [0])) for r in records})
+    return f" (mean ± std, {counts[-1]} seeds)" if counts and counts[-1] > 1 else ""
+
+
 def head_sweep(records, teacher, x_key, path):
-    """Test accuracy vs params (or compression) of head students: one line per loss, the seed beside.
+    """Test accuracy vs params (or compression) of head students: one line per loss (mean ± one std
+    over seeds when there are several), the seed beside.
 
     Left: the whole range, where the seed's small students collapse; right: a zoom on the top.
     """
@@ -53,9 +64,10 @@ def head_sweep(records, teacher, x_key, path):
     seed = sorted((r[x_key], r["accuracy"], r["hidden"]) for r in seed_records())
     for ax in axes:
         for loss, (color, marker) in LOSS_STYLE.items():
-            pts = sorted((r[x_key], r["accuracy"], r["hidden"]) for r in heads if r["loss"] == loss)
+            pts = sorted((r[x_key], r["accuracy"], _std(r)) for r in heads if r["loss"] == loss)
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color, label=f"{HEAD}, {loss}")
+                ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker=marker,
+                            color=color, capsize=3, label=f"{HEAD}, {loss}" + _seeds_label(heads))
         ax.plot([p[0] for p in seed], [p[1] for p in seed], "k--", marker="x", label=f"seed ({HEAD}, {MSE})")
         ax.axhline(teacher["accuracy"], color="tab:red", lw=1, ls=":", label=f"teacher {teacher['accuracy']:.4f}")
         _log_x(ax)
@@ -78,17 +90,20 @@ ARCH_COLOR = {HEAD: "tab:purple", MLP: "tab:orange", CNN: "tab:blue"}
 
 
 def frontier(records, teacher, targets, path):
-    """Every student: test accuracy vs params (log x). Filled marks: distilled; hollow: labels only.
-    Dashed lines at the accuracy `targets`."""
+    """Every student: mean test accuracy over seeds vs params (log x), bars one std. Filled marks:
+    distilled; hollow: labels only. Dashed lines at the accuracy `targets`."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     for arch, marker in ARCH_MARKER.items():
         for distilled in (True, False):
             pts = [r for r in records if r["arch"] == arch and (r["loss"] != HARD) == distilled]
             if pts:
+                ax.errorbar([r["params"] for r in pts], [r["accuracy"] for r in pts], yerr=[_std(r) for r in pts],
+                            fmt="none", ecolor=ARCH_COLOR[arch], elinewidth=1, capsize=2, zorder=2)
                 ax.scatter([r["params"] for r in pts], [r["accuracy"] for r in pts], marker=marker, s=38,
                            color=ARCH_COLOR[arch] if distilled else "none", edgecolors=ARCH_COLOR[arch],
-                           label=f"{arch}, {'distilled' if distilled else f'labels only ({HARD})'}", zorder=3)
+                           label=f"{arch}, {'distilled' if distilled else f'labels only ({HARD})'}"
+                           + _seeds_label(pts), zorder=3)
     front = pareto(records)
     ax.step([r["params"] for r in front], [r["accuracy"] for r in front], where="post", color="0.4", lw=1,
             zorder=2, label="Pareto frontier")
@@ -106,7 +121,7 @@ def frontier(records, teacher, targets, path):
     _log_x(ax)
     ax.set_ylim(max(0.9, min(r["accuracy"] for r in records) - 0.005), 1.0)
     ax.set_xlabel("parameters the student needs to run (log scale)")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy (mean over seeds, bars ± 1 std)")
     ax.set_title("The compression frontier: every student (points below 0.90 are off the chart)")
     ax.legend(loc="lower right", fontsize=7, ncol=2)
     _save(fig, path)
@@ -182,19 +197,21 @@ def read_live(folder):
 
 
 def training_curves(curves, path):
-    """Loss and accuracy per epoch for each run in `curves` ({label: read_live(...)})."""
+    """Per epoch, for each run in `curves` ({label: read_live(...)}): its training loss, and its
+    accuracy on the validation split (solid) beside the training accuracy (dashed)."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for label, metrics in curves.items():
-        for ax, key in zip(axes, ("train/loss", "train/accuracy")):
-            if key in metrics:
-                steps, values = metrics[key]
-                ax.plot(steps, values, marker=".", label=label)
-    for ax, key in zip(axes, ("training loss (each run's own loss)", "training accuracy")):
+    for i, (label, metrics) in enumerate(curves.items()):
+        color = f"C{i}"
+        if "train/loss" in metrics:
+            axes[0].plot(*metrics["train/loss"], marker=".", color=color, label=label)
+        if "eval/accuracy" in metrics:
+            axes[1].plot(*metrics["eval/accuracy"], marker=".", color=color, label=f"{label}, validation")
+        if "train/accuracy" in metrics:
+            axes[1].plot(*metrics["train/accuracy"], ls="--", color=color, alpha=0.6, label=f"{label}, training")
+    for ax, title in zip(axes, ("training loss (each run's own loss)", "accuracy: validation (solid), training")):
         ax.set_xlabel("epoch")
-        ax.set_title(key)
+        ax.set_title(title)
         ax.legend(fontsize=8)
     axes[0].set_yscale("log")
     _save(fig, path)
-
-

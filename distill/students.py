@@ -5,6 +5,7 @@ the images; all read its cached logits, packed with the labels so every loss see
 """
 import sys
 import time
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -14,20 +15,27 @@ from .names import ADAM, COSINE, HEAD, format_widths
 from .training import Batches, Progress, learning_rate, live_callbacks, optimizer, predict, set_determinism
 
 
-def fit_student(model, loss, examples, train, label="student", live_dir=None):
+def fit_student(model, loss, examples, train, seed=0, label="student", live_dir=None, validation=None):
     """Train a student on `examples` = (x, packed targets, transform) for `train.epochs` epochs of
     `train.batch_size`, Adam at `train.learning_rate` decayed to 0 on a cosine, batches shuffled
-    by `train.seed`; x may be memory-mapped features or images."""
+    by `seed`; x may be memory-mapped features or images. `validation`, examples in the same form,
+    is scored after every epoch (val_accuracy in the logs and dvclive's curves); nothing trains on it."""
     x, targets, transform = examples
-    batches = Batches(x, targets, train.batch_size, seed=train.seed, transform=transform)
+    batches = Batches(x, targets, train.batch_size, seed=seed, transform=transform)
     model.compile(
         optimizer=optimizer(ADAM, learning_rate(train.learning_rate, COSINE, len(batches) * train.epochs)),
         loss=loss,
         metrics=[losses.LabelAccuracy()],
         steps_per_execution=16,  # fewer Python round trips: 1.2-2x faster epochs for head and mlp students
     )
+    if validation is not None:
+        vx, vtargets, vtransform = validation
+        validation = Batches(vx, vtargets, VALIDATION_BATCH, shuffle=False, transform=vtransform)
     callbacks = [Progress(label, train.epochs)] + live_callbacks(live_dir)
-    return model.fit(batches, epochs=train.epochs, verbose=0, callbacks=callbacks)
+    return model.fit(batches, epochs=train.epochs, verbose=0, callbacks=callbacks, validation_data=validation)
+
+
+VALIDATION_BATCH = 1000  # inference only: large batches, fewer steps
 
 
 class StudentData(NamedTuple):
@@ -63,17 +71,58 @@ def student_data(arch, split, mnist=None):
     return StudentData(x, transform, logits, labels)
 
 
+class Trained(NamedTuple):
+    """One seed's trained student and its logits on the validation and test images."""
+
+    seed: int
+    model: object
+    val_logits: np.ndarray
+    test_logits: np.ndarray
+    seconds: float  # of training
+
+
+def examples(split):
+    """A StudentData as (x, packed targets, transform), the form fit_student takes."""
+    return split.x, losses.pack_targets(split.labels, split.logits), split.transform
+
+
 def train_student(spec, train, label="student", live_dir=None):
-    """Train the student `spec` (a names.StudentSpec) as `train` (a TrainConfig) says, from the
-    cached teacher outputs; return (model, test logits, seconds of training)."""
-    set_determinism(train.seed)
+    """Train the student `spec` (a names.StudentSpec) as `train` (a TrainConfig) says, once per seed
+    in `train.seeds`, from the cached teacher outputs; return a Trained per seed. Each seed's
+    curves go to <live_dir>/seed-<seed>."""
     mnist = data.load()
-    split, test = student_data(spec.arch, "train", mnist), student_data(spec.arch, "test", mnist)
-    model = models.student(spec.arch, spec.widths, train.dropout)
-    print(f"{label}: {spec.arch} {format_widths(spec.widths)}, {spec.loss} loss, "
-          f"{models.deployed_params(spec.arch, model):,} params, {len(split.x)} training examples", file=sys.stderr)
-    start = time.time()
-    fit_student(model, losses.get(spec.loss, train),
-                (split.x, losses.pack_targets(split.labels, split.logits), split.transform), train, label, live_dir)
-    seconds = time.time() - start
-    return model, predict(model, test.x, transform=test.transform), seconds
+    split = {s: student_data(spec.arch, s, mnist) for s in data.SPLITS}
+    runs = []
+    for seed in train.seeds:
+        set_determinism(seed)
+        model = models.student(spec.arch, spec.widths, train.dropout)
+        print(f"{label}: {spec.arch} {format_widths(spec.widths)}, {spec.loss} loss, seed {seed}, "
+              f"{models.deployed_params(spec.arch, model):,} params, {len(split[data.TRAIN].x)} training examples",
+              file=sys.stderr)
+        start = time.time()
+        fit_student(model, losses.get(spec.loss, train), examples(split[data.TRAIN]), train, seed,
+                    f"{label} seed {seed}", live_dir and paths.seed_dir(live_dir, seed), examples(split[data.VAL]))
+        seconds = time.time() - start
+        val, test = split[data.VAL], split[data.TEST]
+        runs.append(Trained(seed, model, predict(model, val.x, transform=val.transform),
+                            predict(model, test.x, transform=test.transform), seconds))
+    return runs
+
+
+def save(name, runs):
+    """data/students/<name>/: each seed's model as seed-<seed>.keras and every seed's test
+    predictions (the significance tests' input), written as one folder that replaces the old one."""
+    folder = paths.student_dir(name)
+    with files.atomic_dir(folder) as tmp:
+        for r in runs:
+            files.save_model(r.model, tmp / Path(paths.student_model(name, r.seed)).name)
+        files.save_npy(tmp / Path(paths.test_predictions(name)).name,
+                       np.stack([np.argmax(r.test_logits, axis=1) for r in runs]).astype(np.int8))
+    return files.size(paths.student_model(name, runs[0].seed))
+
+
+def timing(runs):
+    """metrics/timing/<name>.json's content: seconds of training, in all and per seed."""
+    return {"train_seconds": round(sum(r.seconds for r in runs), 1),
+            "per_seed": {str(r.seed): round(r.seconds, 1) for r in runs}}
+

@@ -3,7 +3,8 @@
     python -m stages.compress <name>        e.g. student, cnn-8-16-16-32-kd
 
 1. magnitude pruning to compress.sparsity while fine-tuning on the cached teacher logits with the
-   student's own loss (restored from its .keras file);
+   student's own loss (restored from the .keras file of its first seed); validation accuracy of the
+   pruned model is what sparsity and fine-tuning are chosen on;
 2. float32 and full-integer int8 TFLite files (int8 calibrated on compress.calibration_images
    training images); a `head` student ships with the teacher's conv layers in front;
 3. accuracy of each file run in the TFLite interpreter on the test set, bytes and gzip bytes, and
@@ -29,32 +30,34 @@ def main(argv):
         raise P.ParamsError(f"{P.PARAMS_FILE}: compress.students: {name} is not listed "
                             "(dvc.yaml's matrix and params.yaml disagree)")
     from distill import compression as C
-    from distill import data, evaluation, files, losses, models, students, training
+    from distill import data, evaluation, files, models, students, training
 
     training.set_determinism(cfg.seed)
-    if not files.Path(paths.student_model(name)).is_file():
-        raise files.InputError(f"{paths.student_model(name)}: no trained student '{name}' (compress.students names "
+    seeds = paths.student_seeds(name)
+    if not seeds:
+        raise files.InputError(f"{paths.student_dir(name)}: no trained student '{name}' (compress.students names "
                                f"a student stage's output: '{paths.HEADLINE}' or a sweep point like cnn-8-16-16-32-kd)")
-    student = files.load_model(paths.student_model(name))
+    student = files.load_model(paths.student_model(name, seeds[0]))  # the first seed's model
     arch = student.name
-    reference = evaluation.test_reference()
-    train = students.student_data(arch, "train")
-    test = students.student_data(arch, "test")
+    mnist = data.load()
+    reference = evaluation.reference(data.TEST, mnist)
+    train, val, test = (students.student_data(arch, split, mnist) for split in data.SPLITS)
     teacher_blob = C.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32))
     before = evaluation.accuracy(training.predict(student, test.x, transform=test.transform), reference.labels)
 
-    pruned = C.prune(student, (train.x, losses.pack_targets(train.labels, train.logits), train.transform), cfg, name)
+    pruned = C.prune(student, students.examples(train), cfg, name)
+    after_val = evaluation.accuracy(training.predict(pruned, val.x, transform=val.transform), val.labels)
     after = evaluation.accuracy(training.predict(pruned, test.x, transform=test.transform), reference.labels)
     teacher = files.load_model(paths.TEACHER_MODEL) if arch == names.HEAD else None
     model = C.deployable(arch, pruned, teacher)
 
-    mnist = data.load()
     images_test = data.images(mnist["x_test"])
     calibration = data.images(mnist["x_train"][: cfg.calibration_images])
     blobs = {names.FLOAT32: C.to_tflite(model), names.INT8: C.to_tflite(model, True, calibration)}
-    record = {"name": name, "arch": arch, "params": models.deployed_params(arch, pruned),
+    record = {"name": name, "arch": arch, "seed": seeds[0], "params": models.deployed_params(arch, pruned),
               "sparsity": round(C.sparsity(pruned), 4),
-              "accuracy_keras": round(before, 6), "accuracy_pruned_keras": round(after, 6)}
+              "accuracy_keras": round(before, 6), "accuracy_pruned_keras": round(after, 6),
+              "val_accuracy_pruned_keras": round(after_val, 6)}
     runners = {names.TEACHER: C.Runner(teacher_blob, cfg.threads)}
     for kind, blob in blobs.items():
         files.write_bytes(paths.tflite(name, kind), blob)

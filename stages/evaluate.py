@@ -1,8 +1,9 @@
 """Stage evaluate: gather every record -> metrics/summary.json, metrics/report.md, metrics/plots/.
 
 Reads params: evaluate, and sweep and compress.students (to know which records to expect; a missing
-one is an error, a stale record of a point no longer on the grid is left out). Everything is read
-and checked before anything is written.
+one is an error, a stale record of a point no longer on the grid is left out), and every grid
+point's test predictions (data/students/<name>/test_predictions.npy) for the kd vs hard tests.
+Everything is read and checked before anything is written.
 """
 from dataclasses import dataclass
 
@@ -11,7 +12,8 @@ from distill import config, names, paths
 from distill import params as P
 
 ACCURACY = P.number(min=0, max=1)
-STUDENT_KEYS = ("name", "arch", "hidden", "widths", "loss", "params", "accuracy", "compression", "agreement")
+STUDENT_KEYS = ("name", "arch", "hidden", "widths", "loss", "params", "accuracy", "accuracy_std", "accuracy_min",
+                "val_accuracy", "compression", "agreement", "seeds", "per_seed")
 COMPRESS_KEYS = ("name", "arch", "sparsity", *names.TFLITE_KINDS)
 
 
@@ -36,28 +38,34 @@ def main():
     cfg = P.section("evaluate", EvaluateConfig)
     sweep = P.section("sweep", config.sweep_spec())
     compress = P.section("compress", config.CompressConfig)
-    from distill import evaluation, files, plots
+    from distill import data, evaluation, files, plots
     from distill import report as R
 
-    teacher = read_record(paths.TEACHER_RECORD, ("accuracy", "params"))
+    teacher = read_record(paths.TEACHER_RECORD, ("accuracy", "val_accuracy", "params"))
     student = read_record(paths.STUDENT_RECORD, STUDENT_KEYS)
     records = [read_record(paths.sweep_record(spec.name), STUDENT_KEYS) for spec in sweep.specs()]
     compressed = [read_record(paths.compress_record(name), COMPRESS_KEYS) for name in compress.students]
     teacher_tflite = read_record(paths.compress_record(names.TEACHER), names.TFLITE_KINDS)
     actual, predicted = evaluation.read_predictions(paths.STUDENT_PREDICTIONS)
     curves = {names.TEACHER: plots.read_live(paths.live(names.TEACHER)),
-              f"student {student['name']}": plots.read_live(paths.live(paths.HEADLINE))}
+              f"student {student['name']} (seed {student['seeds'][0]})":
+                  plots.read_live(paths.seed_dir(paths.live(paths.HEADLINE), student["seeds"][0]))}
 
-    summary = R.summarize(teacher, student, records, cfg.targets, cfg.file_target, compressed)
+    predictions = {r["name"]: evaluation.load_test_predictions(r["name"], r["seeds"]) for r in records}
+    labels = data.load()["y_test"]
+
+    summary = R.summarize(teacher, student, records, cfg.targets, cfg.file_target,
+                          R.kd_gain(records, predictions, labels), compressed)
     rows = R.compressed_files(compressed)
     R.write_csv(paths.plot("compressed.csv"), rows, list(rows[0]))
     plots.accuracy_vs_bytes(rows, teacher_tflite, cfg.file_target, paths.plot("accuracy_vs_bytes.png"))
     for loss in names.LOSSES:
         heads = sorted((r for r in records if r["arch"] == names.HEAD and r["loss"] == loss), key=lambda r: r["params"])
-        R.write_csv(paths.plot(f"head_{loss}.csv"), heads, ["hidden", "params", "compression", "accuracy", "agreement"])
+        R.write_csv(paths.plot(f"head_{loss}.csv"), heads,
+                    ["hidden", "params", "compression", "accuracy", "accuracy_std", "val_accuracy", "agreement"])
     R.write_csv(paths.plot("seed.csv"), R.seed_records(), ["hidden", "params", "compression", "accuracy"])
     R.write_csv(paths.plot("frontier.csv"), sorted(records + [student], key=lambda r: r["params"]),
-                ["name", "arch", "loss", "params", "accuracy"])
+                ["name", "arch", "loss", "params", "accuracy", "accuracy_std", "accuracy_min", "val_accuracy"])
     plots.frontier(records + [student], teacher, cfg.targets, paths.plot("frontier.png"))
     plots.head_sweep(records, teacher, "params", paths.plot("accuracy_vs_params.png"))
     plots.head_sweep(records, teacher, "compression", paths.plot("accuracy_vs_compression.png"))

@@ -1,6 +1,7 @@
-"""Stage student: the headline student -> data/students/student.keras, metrics/student.json.
+"""Stage student: the headline student -> data/students/student/, metrics/student.json.
 
-Reads params: student. Trains from the cached teacher outputs (never the teacher itself).
+Reads params: student. Trains from the cached teacher outputs (never the teacher itself), once per
+seed in student.seeds; the confusion matrix shows the first seed's test predictions.
 Try another size with `dvc exp run -S student.hidden=8`: only this stage, compress@student and
 evaluate rerun.
 """
@@ -37,19 +38,19 @@ class StudentConfig(TrainConfig):
 
 def main():
     cfg = P.section("student", StudentConfig)
-    from distill import evaluation, files, students
+    from distill import data, evaluation, files, students
 
-    model, test_logits, seconds = students.train_student(cfg.spec, cfg.train, label=NAME, live_dir=paths.live(NAME))
-    reference = evaluation.test_reference()
-    record = evaluation.student_record(cfg.spec, model, test_logits, reference, cfg.train)
-    files.save_model(model, paths.student_model(NAME))
-    record["size_bytes"] = files.size(paths.student_model(NAME))
-    evaluation.write_predictions(paths.STUDENT_PREDICTIONS, test_logits, reference.labels)
+    runs = students.train_student(cfg.spec, cfg.train, label=NAME, live_dir=paths.live(NAME))
+    mnist = data.load()
+    record = evaluation.student_record(cfg.spec, runs, evaluation.reference(data.VAL, mnist),
+                                       evaluation.reference(data.TEST, mnist), cfg.train)
+    record["size_bytes"] = students.save(NAME, runs)
+    evaluation.write_predictions(paths.STUDENT_PREDICTIONS, runs[0].test_logits, mnist["y_test"])
     files.write_json(paths.STUDENT_RECORD, record)
-    files.write_json(paths.timing(NAME), {"train_seconds": round(seconds, 1)})
-    print(f"{NAME}: {record['name']}: accuracy {record['accuracy']:.4f}, {record['params']:,} params "
+    files.write_json(paths.timing(NAME), students.timing(runs))
+    print(f"{NAME}: {record['name']}: {len(runs)} seeds: test accuracy {record['accuracy']:.4f} mean, "
+          f"{record['accuracy_min']:.4f} min (validation {record['val_accuracy']:.4f}), {record['params']:,} params "
           f"({record['compression']:.1f}x smaller than the teacher), agreement {record['agreement']:.4f}")
-
 
 if __name__ == "__main__":
     distill.run(main)

@@ -3,7 +3,8 @@
     python -m stages.sweep <arch> <hidden> <loss>      e.g. head 6 kd, cnn 8-16-32 hard
 
 Reads params: sweep. The point must be on the grid of sweep.<arch>; it trains with the settings
-in sweep.<arch>.train and writes data/students/<name>.keras and metrics/sweep/<name>.json.
+in sweep.<arch>.train, once per seed in its `seeds`, and writes data/students/<name>/ (a model
+per seed, test predictions), metrics/sweep/<name>.json and per-epoch curves in metrics/live/<name>/.
 DVC's matrix makes each point its own stage, so adding a value to a list trains only new points.
 """
 import sys
@@ -24,18 +25,19 @@ def main(argv):
     if spec not in sweep.specs():
         raise P.ParamsError(f"{P.PARAMS_FILE}: sweep.{arch}: the point {argv[1]} {loss} is not on the grid "
                             "(dvc.yaml's matrix and params.yaml disagree)")
-    from distill import evaluation, files, students
+    from distill import data, evaluation, files, students
 
     train = sweep.families[arch].train
-    model, test_logits, seconds = students.train_student(spec, train, label=spec.name)
-    record = evaluation.student_record(spec, model, test_logits, evaluation.test_reference(), train)
-    files.save_model(model, paths.student_model(spec.name))
-    record["size_bytes"] = files.size(paths.student_model(spec.name))
+    runs = students.train_student(spec, train, label=spec.name, live_dir=paths.live(spec.name))
+    mnist = data.load()
+    record = evaluation.student_record(spec, runs, evaluation.reference(data.VAL, mnist),
+                                       evaluation.reference(data.TEST, mnist), train)
+    record["size_bytes"] = students.save(spec.name, runs)
     files.write_json(paths.sweep_record(spec.name), record)
-    files.write_json(paths.timing(spec.name), {"train_seconds": round(seconds, 1)})
-    print(f"{spec.name}: accuracy {record['accuracy']:.4f}, {record['params']:,} params, "
+    files.write_json(paths.timing(spec.name), students.timing(runs))
+    print(f"{spec.name}: {len(runs)} seed(s): test accuracy {record['accuracy']:.4f} mean, "
+          f"{record['accuracy_min']:.4f} min (validation {record['val_accuracy']:.4f}), {record['params']:,} params, "
           f"agreement with the teacher {record['agreement']:.4f}")
-
 
 if __name__ == "__main__":
     distill.run(lambda: main(sys.argv[1:]))

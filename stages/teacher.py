@@ -1,6 +1,7 @@
 """Stage teacher: train the seed's CNN on MNIST -> data/teacher.keras, metrics/teacher.json.
 
-Reads params: teacher. Per-epoch curves go to metrics/live/teacher through dvclive; the training
+Reads params: teacher. Trains on the training split, reports validation accuracy each epoch and
+test accuracy once, on the final model. Per-epoch curves go to metrics/live/teacher through dvclive; the training
 time to metrics/timing/teacher.json.
 """
 import time
@@ -36,30 +37,36 @@ def main():
     training.set_determinism(cfg.seed)
     mnist = data.load()
     x, y = data.images(mnist["x_train"]), mnist["y_train"]
+    x_val, y_val = data.images(mnist["x_val"]), mnist["y_val"]
     x_test, y_test = data.images(mnist["x_test"]), mnist["y_test"]
 
     model = training.compile_teacher(models.teacher(), len(x), cfg)
     print(f"{NAME}: {model.count_params():,} params, {len(x)} training images, {cfg.epochs} epochs")
     start = time.time()
     model.fit(
-        x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0,
+        x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0, validation_data=(x_val, y_val),
         callbacks=[training.Progress(NAME, cfg.epochs)] + training.live_callbacks(paths.live(NAME)),
     )
     train_seconds = time.time() - start
-    loss, accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+    val_loss, val_accuracy = model.evaluate(x_val, y_val, batch_size=1000, verbose=0)
+    loss, accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)  # once, on the final model
 
     files.save_model(model, paths.TEACHER_MODEL)
     record = {
         "accuracy": round(float(accuracy), 6),
         "loss": round(float(loss), 6),
+        "val_accuracy": round(float(val_accuracy), 6),
+        "val_loss": round(float(val_loss), 6),
         "params": model.count_params(),
         "size_bytes": files.size(paths.TEACHER_MODEL),
         "epochs": cfg.epochs,
         "train_images": len(x),
+        "val_images": len(x_val),
     }
     files.write_json(paths.TEACHER_RECORD, record)
     files.write_json(paths.timing(NAME), {"train_seconds": round(train_seconds, 1)})
-    print(f"{NAME}: test accuracy {accuracy:.4f}, loss {loss:.4f}, trained in {train_seconds:.0f}s")
+    print(f"{NAME}: validation accuracy {val_accuracy:.4f}, test accuracy {accuracy:.4f}, loss {loss:.4f}, "
+          f"trained in {train_seconds:.0f}s")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import NAMES, default_params, files_under, idx_bytes, make_dataset, run_stage
 
-from distill import data, files
+from distill import data, files, paths
 from distill.data import DataError
 
 # --- IDX parsing -----------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def test_npz_is_byte_identical_and_loads(tmp_path):
 
 def _fetch_params(mirror, spec, **over):
     p = default_params()
-    p["fetch"].update(sources=["mirror"], mirror=str(mirror), files=spec, **over)
+    p["fetch"].update(sources=["mirror"], mirror=str(mirror), files=spec, **{"validation_images": 20, **over})
     return p
 
 
@@ -235,8 +235,30 @@ def test_fetch_stage_writes_npz(tmp_path, dataset):
     r = run_stage("fetch", tmp_path / "proj", _fetch_params(folder, spec, train_images=100))
     assert r.returncode == 0, r.stderr
     arrays = files.load_npz(tmp_path / "proj" / "data" / "mnist.npz")
-    assert arrays["x_train"].shape == (100, 28, 28) and arrays["x_test"].shape == (50, 28, 28)
+    assert arrays["x_train"].shape == (80, 28, 28) and arrays["x_test"].shape == (50, 28, 28)
+    assert arrays["x_val"].shape == (20, 28, 28) and arrays["y_val"].shape == (20,)
     assert arrays["x_train"].dtype == np.uint8 and arrays["y_train"].dtype == np.uint8
+
+
+def test_validation_is_the_last_training_images_and_never_trained_on(tmp_path, dataset):
+    folder, spec = dataset
+    r = run_stage("fetch", tmp_path / "proj", _fetch_params(folder, spec, validation_images=30))
+    assert r.returncode == 0, r.stderr
+    arrays = files.load_npz(tmp_path / "proj" / paths.MNIST)
+    idx = data.arrays_from_idx({role: (folder / NAMES[role]).read_bytes() for role in NAMES}, NAMES)
+    np.testing.assert_array_equal(arrays["x_val"], idx["x_train"][-30:])
+    np.testing.assert_array_equal(arrays["y_val"], idx["y_train"][-30:])
+    np.testing.assert_array_equal(arrays["x_train"], idx["x_train"][:-30])  # disjoint: train stops where val starts
+
+
+def test_fetch_refuses_a_validation_split_that_leaves_nothing_to_train_on(tmp_path, dataset):
+    folder, spec = dataset
+    proj = tmp_path / "proj"
+    r = run_stage("fetch", proj, _fetch_params(folder, spec, train_images=50, validation_images=50))
+    assert r.returncode == 1
+    assert r.stderr.strip() == ("fetch: error: params.yaml: fetch.validation_images: must be < the 50 training images "
+                                "(some must stay to train on), got 50")
+    assert files_under(proj) == ["params.yaml"]
 
 
 def test_fetch_stage_env_overrides_mirror(tmp_path, dataset):
@@ -288,6 +310,7 @@ def test_fetch_stage_refuses_count_mismatch_and_writes_nothing(tmp_path):
 
 def test_load_checks_the_arrays_fetch_writes(tmp_path):
     arrays = {"x_train": np.zeros((3, 28, 28), np.uint8), "y_train": np.zeros(3, np.uint8),
+              "x_val": np.zeros((1, 28, 28), np.uint8), "y_val": np.zeros(1, np.uint8),
               "x_test": np.zeros((2, 28, 28), np.uint8), "y_test": np.zeros(2, np.uint8)}
     files.save_npz(tmp_path / "ok.npz", arrays)
     assert data.load(tmp_path / "ok.npz")["x_test"].shape == (2, 28, 28)

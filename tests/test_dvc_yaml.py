@@ -135,12 +135,12 @@ def _expected_outs(stage, module, args):
         return {paths.teacher_outputs(s, k) for s in data.SPLITS for k in paths.OUTPUT_KINDS}
     if module == "stages.student":
         h = paths.HEADLINE
-        return {paths.student_model(h), paths.STUDENT_PREDICTIONS, paths.live(h), paths.STUDENT_RECORD,
+        return {paths.student_dir(h), paths.STUDENT_PREDICTIONS, paths.live(h), paths.STUDENT_RECORD,
                 paths.timing(h)}
     if module == "stages.sweep":
         arch, hidden, loss = args
         name = names.StudentSpec(arch, names.parse_widths(hidden), loss).name
-        return {paths.student_model(name), paths.sweep_record(name), paths.timing(name)}
+        return {paths.student_dir(name), paths.sweep_record(name), paths.timing(name), paths.live(name)}
     if module == "stages.teacher_tflite":
         return {paths.tflite(names.TEACHER, k) for k in kinds} | {paths.compress_record(names.TEACHER)}
     if module == "stages.compress":

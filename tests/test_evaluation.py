@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from distill import evaluation as E
-from distill import models
+from distill import files, models, paths
 from distill.config import TrainConfig
 from distill.files import InputError
 from distill.names import StudentSpec
@@ -30,15 +30,41 @@ def test_predictions_round_trip(tmp_path):
 
 
 
-def test_student_record():
+def test_student_record_over_seeds():
+    from distill.students import Trained
+
     spec = StudentSpec("cnn", (2, 4), "kd")
     model = models.student(spec.arch, spec.widths)
-    train = TrainConfig(temperature=4.0, alpha=0.9, epochs=1, batch_size=8, learning_rate=0.01, dropout=0.0, seed=0)
-    reference = E.Reference(np.array([1, 2]), np.eye(10)[[1, 1]])
-    r = E.student_record(spec, model, np.eye(10)[[1, 2]], reference, train)
+    train = TrainConfig(temperature=4.0, alpha=0.9, epochs=1, batch_size=8, learning_rate=0.01, dropout=0.0,
+                        seeds=[0, 1, 2])
+    labels = np.array([1, 2, 3, 4])
+    test = E.Reference(labels, np.eye(10)[[1, 1, 3, 4]])
+    val = E.Reference(np.array([5, 6]), np.eye(10)[[5, 6]])
+    right = np.eye(10)[labels]  # all four right
+    three = np.eye(10)[[1, 2, 3, 0]]  # three of four right
+    runs = [Trained(0, model, np.eye(10)[[5, 6]], right, 1.0), Trained(1, model, np.eye(10)[[5, 0]], three, 1.0),
+            Trained(2, model, np.eye(10)[[0, 0]], three, 1.0)]
+    r = E.student_record(spec, runs, val, test, train)
     assert (r["name"], r["hidden"], r["widths"]) == ("cnn-2-4-kd", "2-4", [2, 4])
-    assert (r["accuracy"], r["agreement"]) == (1.0, 0.5)
+    assert [p["accuracy"] for p in r["per_seed"]] == [1.0, 0.75, 0.75]
+    assert [p["val_accuracy"] for p in r["per_seed"]] == [1.0, 0.5, 0.0]
+    assert r["accuracy"] == round(2.5 / 3, 6) and r["accuracy_min"] == 0.75
+    assert r["accuracy_std"] == round(float(np.std([1.0, 0.75, 0.75], ddof=1)), 6)  # sample std
+    assert r["val_accuracy"] == 0.5 and r["val_accuracy_std"] == 0.5
+    assert r["per_seed"][0]["agreement"] == 0.75 and r["seeds"] == [0, 1, 2]
     assert r["params"] == model.count_params() and r["epochs"] == 1 and "train_seconds" not in r
+    one = E.student_record(spec, runs[:1], val, test, train)
+    assert one["accuracy_std"] is None and one["accuracy"] == one["accuracy_min"] == 1.0
+
+
+def test_test_predictions_must_match_the_records_seeds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files.save_npy(paths.test_predictions("mlp-4-kd"), np.zeros((2, 5), np.int8))
+    assert E.load_test_predictions("mlp-4-kd", [0, 1]).shape == (2, 5)
+    with pytest.raises(InputError, match=r"test_predictions.npy: holds \(2,\) rows of predictions, its record lists 3"):
+        E.load_test_predictions("mlp-4-kd", [0, 1, 2])
+    with pytest.raises(InputError, match="mlp-4-hard/test_predictions.npy: not found"):
+        E.load_test_predictions("mlp-4-hard", [0])
 
 
 def test_damaged_predictions_name_the_file(tmp_path):

@@ -29,18 +29,18 @@ COPY = ["dvc.yaml", "params.yaml", "stages", "distill", ".dvcignore", ".gitignor
 def shrink(params, mirror, files=None):
     """A few thousand images and one epoch: the whole pipeline in a minute or two."""
     f = params["fetch"]
-    f.update(sources=["mirror"], mirror=str(mirror), train_images=3000, test_images=1000)
+    f.update(sources=["mirror"], mirror=str(mirror), train_images=3000, test_images=1000, validation_images=500)
     if files:
         f.update(files=files, train_images=None, test_images=None)
     params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
     tiny = {"epochs": 1, "batch_size": 64}
-    params["student"].update(hidden=6, **tiny)
+    params["student"].update(hidden=6, seeds=[0, 1], **tiny)
     params["sweep"]["head"].update(hidden=[4], loss=["kd"])
-    params["sweep"]["head"]["train"].update(tiny)
-    params["sweep"]["mlp"].update(hidden=[8], loss=["kd"])
-    params["sweep"]["mlp"]["train"].update(tiny)
+    params["sweep"]["head"]["train"].update(seeds=[0], **tiny)
+    params["sweep"]["mlp"].update(hidden=[8], loss=["kd", "hard"])  # both ways, over 2 seeds: a kd_gain verdict
+    params["sweep"]["mlp"]["train"].update(seeds=[0, 1], **tiny)
     params["sweep"]["cnn"].update(hidden=["2-4"], loss=["hard"])
-    params["sweep"]["cnn"]["train"].update(tiny)
+    params["sweep"]["cnn"]["train"].update(seeds=[0], **tiny)
     params["compress"].update(students=["cnn-2-4-hard"], finetune_epochs=1, calibration_images=100,
                               repeats_batch1=3, repeats_batch1000=1)
     return params
@@ -107,16 +107,31 @@ def project(tmp_path_factory):
 def test_repro_runs_every_stage(project):
     r = project.dvc("repro")
     assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs", "student", "sweep@4-kd", "sweep_mlp@8-kd",
-                             "sweep_cnn@2-4-hard", "teacher_tflite", "compress@cnn-2-4-hard", "evaluate"}
+                             "sweep_mlp@8-hard", "sweep_cnn@2-4-hard", "teacher_tflite", "compress@cnn-2-4-hard",
+                             "evaluate"}
     teacher = yaml.safe_load((project.path / paths.TEACHER_RECORD).read_text())
-    assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1
-    for split, n in (("train", 3000), ("test", 1000)):
+    assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1 and 0 <= teacher["val_accuracy"] <= 1
+    assert (teacher["train_images"], teacher["val_images"]) == (2500, 500)  # validation held out of training
+    for split, n in (("train", 2500), ("val", 500), ("test", 1000)):
         assert np.load(project.path / paths.teacher_outputs(split, "logits")).shape == (n, 10)
         assert np.load(project.path / paths.teacher_outputs(split, "features"), mmap_mode="r").shape == (n, 9216)
     timing = json.loads((project.path / paths.timing("teacher")).read_text())
     assert timing["train_seconds"] > 0 and "train_seconds" not in teacher  # wall-clock is kept out of records
-    if SHARED.is_dir():  # real MNIST: one epoch on 3000 images is already far above chance
+    if SHARED.is_dir():  # real MNIST: one epoch on 2500 images is already far above chance
         assert teacher["accuracy"] > 0.8
+    student = json.loads((project.path / paths.STUDENT_RECORD).read_text())
+    assert student["seeds"] == [0, 1] and [p["seed"] for p in student["per_seed"]] == [0, 1]
+    assert student["accuracy"] == pytest.approx(sum(p["accuracy"] for p in student["per_seed"]) / 2, abs=1e-6)
+    assert student["accuracy_min"] == min(p["accuracy"] for p in student["per_seed"])
+    assert sorted(p.name for p in (project.path / paths.student_dir(paths.HEADLINE)).iterdir()) == [
+        "seed-0.keras", "seed-1.keras", "test_predictions.npy"]
+    for seed in (0, 1):  # validation accuracy per epoch, per seed
+        assert (project.path / paths.seed_dir(paths.live(paths.HEADLINE), seed) / "plots" / "metrics" / "eval"
+                / "accuracy.tsv").is_file()
+    gain = json.loads((project.path / paths.SUMMARY).read_text())["kd_gain"]
+    assert set(gain) == {"mlp-8"} and gain["mlp-8"]["seed_pairs"] == 2
+    assert 0 <= gain["mlp-8"]["p_value"] <= 1 and gain["mlp-8"]["verdict"] in (
+        "kd better", "hard better", "no significant difference")
     project.commit("first run")
 
 
@@ -181,6 +196,17 @@ def status(project):
     return json.loads(project.dvc("status", "--json").stdout or "{}")
 
 
+def test_adding_a_seed_retrains_only_the_points_of_that_family(project):
+    params = project.params()
+    params["sweep"]["cnn"]["train"]["seeds"] = [0, 1]
+    project.set_params(params)
+    r = project.dvc("repro")
+    assert ran(r.stdout) == {"sweep_cnn@2-4-hard", "compress@cnn-2-4-hard", "evaluate"}, r.stdout
+    record = json.loads((project.path / paths.sweep_record("cnn-2-4-hard")).read_text())
+    assert record["seeds"] == [0, 1] and record["accuracy_std"] is not None
+    project.commit("cnn over 2 seeds")
+
+
 def test_forced_teacher_rerun_leaves_everything_downstream_up_to_date(project):
     teacher = project.path / paths.TEACHER_MODEL
     outputs = sorted((project.path / paths.TEACHER_OUTPUTS).glob("*.npy"))
@@ -223,14 +249,14 @@ def test_sigkill_mid_training_leaves_nothing_accepted(project):
                             env=project.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     for line in proc.stdout:
-        if "student: epoch 2/500" in line:
+        if "student seed 0: epoch 2/500" in line:
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     student = project.path / paths.STUDENT_RECORD
-    model = project.path / paths.student_model(paths.HEADLINE)
-    assert not student.exists() and not model.exists()  # DVC cleared them; we never wrote half a file
-    assert not list(model.parent.glob(".*tmp*"))
+    models = project.path / paths.student_dir(paths.HEADLINE)
+    assert not student.exists() and not models.exists()  # DVC cleared them; we never wrote half a file
+    assert not list(models.parent.glob(".*tmp*"))
     assert "student" in status(project)
     params["student"]["epochs"] = epochs
     project.set_params(params)
@@ -242,14 +268,14 @@ def test_sigkill_mid_training_leaves_nothing_accepted(project):
 
 
 def test_a_tampered_output_is_noticed_and_restored(project):
-    model = project.path / paths.student_model(paths.HEADLINE)
+    model = project.path / paths.student_model(paths.HEADLINE, 0)
     good = md5(model)
     os.chmod(model, 0o644)
     with open(model, "ab") as f:
         f.write(b"tampered")
     out = project.dvc("status").stdout
-    assert "modified:" in out and paths.student_model(paths.HEADLINE) in out
-    project.dvc("checkout", "--force", paths.student_model(paths.HEADLINE))
+    assert "modified:" in out and paths.student_dir(paths.HEADLINE) in out
+    project.dvc("checkout", "--force", paths.student_dir(paths.HEADLINE))
     assert md5(model) == good and status(project) == {}
 
 

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from distill import models, names, plots
@@ -6,10 +7,15 @@ from distill import report as R
 TARGETS = [0.95, 0.98, 0.99]
 
 
-def rec(name, params, accuracy, arch="head", loss="kd", hidden=6):
+def rec(name, params, accuracy, arch="head", loss="kd", hidden=6, seeds=(0,), std=None):
     widths = names.parse_widths(hidden)
     return {"name": name, "arch": arch, "hidden": hidden, "widths": list(widths), "loss": loss, "params": params,
-            "accuracy": accuracy, "compression": round(models.TEACHER_PARAMS / params, 2), "agreement": 0.9}
+            "accuracy": accuracy, "accuracy_std": std, "accuracy_min": accuracy, "val_accuracy": accuracy - 0.001,
+            "compression": round(models.TEACHER_PARAMS / params, 2), "agreement": 0.9, "seeds": list(seeds),
+            "per_seed": [{"seed": s, "accuracy": accuracy, "val_accuracy": accuracy} for s in seeds]}
+
+
+TEACHER = {"params": 1_199_882, "accuracy": 0.993, "val_accuracy": 0.991}
 
 def test_seed_student_size_and_compression():
     assert R.head_params(6) == 74_188
@@ -22,7 +28,7 @@ def test_smallest_at_target_and_summary():
     records = [rec("a", 1000, 0.94), rec("b", 5000, 0.96), rec("c", 3000, 0.951), rec("d", 3000, 0.97)]
     assert R.smallest(records, 0.95)["name"] == "d"  # fewest params; on a tie, the more accurate
     assert R.smallest(records, 0.99) is None
-    s = R.summarize({"params": 1_199_882, "accuracy": 0.992}, rec("s", 74188, 0.975), records, [0.95, 0.995], 0.99)
+    s = R.summarize(TEACHER, rec("s", 74188, 0.975), records, [0.95, 0.995], 0.99, {})
     assert s["teacher"]["compression"] == 1.0 and s["student"]["name"] == "s"
     assert s["targets"] == [0.95, 0.995] and s["smallest_at_95"]["name"] == "d" and s["smallest_at_99_5"] is None
     assert "file_target" not in s  # no compressed files, no file question
@@ -35,25 +41,48 @@ def test_head_table_compares_with_the_seed():
     table = R.head_table(records)
     assert "| hidden | params | compression | seed (mse) | mse | kd | hard | kd - hard | mse - hard |" in table
     assert "| 6 | 74,188 | 16.2x | 0.9626 | 0.9750 | 0.9800 | 0.9700 | +0.0100 | +0.0050 |" in table
+    assert R.below_seed(records) == []
+    low = [rec("head-3-mse", R.head_params(3), 0.70, loss="mse", hidden=3)]
+    assert R.below_seed(low) == [(3, 0.70, pytest.approx(0.699), 0.7185)]
+    s = R.summarize(TEACHER, records[0], low, TARGETS, 0.99, {})
+    below = "Below the seed with its own loss (mse): h=3: 0.7000 (validation 0.6990) vs the seed's 0.7185"
+    assert below in R.report(s, low)
+    assert "the budget keeps this grid at one seed" in R.report(s, low)
+    three = [rec("head-6-kd", R.head_params(6), 0.98, seeds=(0, 1, 2), std=0.0021)]
+    assert "| 6 | 74,188 | 16.2x | 0.9626 | 0.9800 ± 0.0021 |" in R.head_table(three)
 
 
 def test_kd_gain_pareto_and_frontier_summary(tmp_path):
-    records = [rec("cnn-4-8-kd", 1000, 0.975, arch="cnn", hidden="4-8"),
-               rec("cnn-4-8-hard", 1000, 0.970, arch="cnn", hidden="4-8", loss="hard"),
-               rec("mlp-16-kd", 12000, 0.965, arch="mlp", hidden=16),
-               rec("mlp-16-hard", 12000, 0.968, arch="mlp", hidden=16, loss="hard"),
-               rec("cnn-8-16-kd", 9000, 0.991, arch="cnn", hidden="8-16"),
+    seeds = (0, 1)
+    records = [rec("cnn-4-8-kd", 1000, 0.975, arch="cnn", hidden="4-8", seeds=seeds, std=0.001),
+               rec("cnn-4-8-hard", 1000, 0.970, arch="cnn", hidden="4-8", loss="hard", seeds=seeds, std=0.002),
+               rec("mlp-16-kd", 12000, 0.965, arch="mlp", hidden=16, seeds=seeds),
+               rec("mlp-16-hard", 12000, 0.968, arch="mlp", hidden=16, loss="hard", seeds=seeds),
+               rec("cnn-8-16-kd", 9000, 0.991, arch="cnn", hidden="8-16", seeds=seeds),
                rec("head-6-kd", 74188, 0.985)]
-    assert R.kd_gain(records) == {"cnn-4-8": 0.005, "mlp-16": -0.003}  # ordered by size; heads left out
+    labels = np.zeros(100, dtype=np.int8)
+    right = lambda n: np.stack([np.where(np.arange(100) < n, 0, 1)] * 2)  # noqa: E731  first n right, both seeds
+    predictions = {"cnn-4-8-kd": right(95), "cnn-4-8-hard": right(60), "mlp-16-kd": right(90),
+                   "mlp-16-hard": right(91), "cnn-8-16-kd": right(99), "head-6-kd": right(98)[:1]}
+    gains = R.kd_gain(records, predictions, labels)
+    assert list(gains) == ["cnn-4-8", "mlp-16"]  # ordered by size; only networks trained both ways
+    g = gains["cnn-4-8"]
+    assert (g["kd_only_right"], g["hard_only_right"], g["seed_pairs"]) == (70, 0, 2)
+    assert g["verdict"] == "kd better" and g["p_value"] < 1e-6 and g["mean"] == 0.005
+    assert gains["mlp-16"]["verdict"] == "no significant difference"  # 0 vs 2 discordant: p = 0.5
     assert [r["name"] for r in R.pareto(records)] == ["cnn-4-8-kd", "cnn-8-16-kd"]
-    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, records[-1], records[:-1], TARGETS, 0.99)
+    s = R.summarize(TEACHER, records[-1], records[:-1], TARGETS, 0.99, gains)
     assert s["smallest_at_98"]["name"] == "cnn-8-16-kd" and s["smallest_at_99"]["name"] == "cnn-8-16-kd"
-    table = R.frontier_table(records)
-    assert "| cnn-4-8 | 1,000 | 1200x | 0.9750 | 0.9700 | +0.0050 |" in table
+    assert s["kd_gain"] is gains
+    frontier = R.frontier_table(records)
+    assert "| cnn-4-8-kd | 1,000 | 1200x | 2 | 0.9740 | 0.9750 ± 0.0010 | 0.9750 | 0.9000 |" in frontier
+    table = R.kd_table(records, gains)
+    assert "| cnn-4-8 | 1,000 | 1200x | 2 | 0.9750 ± 0.0010 | 0.9700 ± 0.0020 | +0.0050 ± 0.0000 | 70 / 0 |" in table
+    assert "kd better |" in table
     report = R.report(s, records)
     assert "| smallest at 0.98: cnn-8-16-kd | 9,000 |" in report
     assert "| smallest at 0.95: cnn-4-8-kd | 1,000 |" in report
-    plots.frontier(records, {"params": 1_199_882, "accuracy": 0.993}, TARGETS, tmp_path / "f.png")
+    plots.frontier(records, TEACHER, TARGETS, tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -78,8 +107,8 @@ def test_smallest_file_at_99_and_compress_table():
     table = R.compress_table(comp, teacher_tflite)
     assert "| teacher (float32) | 0 | 0.9930 | 4,800,000 |" in table
     assert "| cnn-a-kd (int8) | 0.50 | 0.9910 | 14,000 | 7,000 | 343 | 686 |" in table
-    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, rec("s", 74188, 0.975), [], TARGETS, 0.99, comp)
+    s = R.summarize(TEACHER, rec("s", 74188, 0.975), [], TARGETS, 0.99, {}, comp)
     assert s["file_target"] == 0.99 and s["smallest_bytes_at_99"]["name"] == "cnn-a-kd-int8"
-    s = R.summarize({"params": 1_199_882, "accuracy": 0.993}, rec("s", 74188, 0.975), [], TARGETS, 0.98, comp)
+    s = R.summarize(TEACHER, rec("s", 74188, 0.975), [], TARGETS, 0.98, {}, comp)
     assert s["smallest_bytes_at_98"]["name"] == "cnn-b-kd-int8"
     assert "Smallest file at >= 0.98: **cnn-b-kd-int8**, 5,000 bytes" in R.report(s, [], comp, teacher_tflite)

@@ -47,7 +47,7 @@ def test_student_without_data(project):
 
 
 def test_compress_without_the_trained_student(project):
-    _refused(project, "compress", f"{paths.student_model('student')}: no trained student 'student'", args=["student"])
+    _refused(project, "compress", f"{paths.student_dir('student')}: no trained student 'student'", args=["student"])
 
 
 def test_evaluate_with_missing_and_damaged_records(project):
@@ -55,7 +55,7 @@ def test_evaluate_with_missing_and_damaged_records(project):
     (project / paths.METRICS).mkdir()
     (project / paths.TEACHER_RECORD).write_text("{half")
     _refused(project, "evaluate", f"{paths.TEACHER_RECORD}: not a readable JSON file")
-    files.write_json(project / paths.TEACHER_RECORD, {"accuracy": 0.99, "params": 1})
+    files.write_json(project / paths.TEACHER_RECORD, {"accuracy": 0.99, "val_accuracy": 0.99, "params": 1})
     files.write_json(project / paths.STUDENT_RECORD, {"name": "x"})
     _refused(project, "evaluate", f"{paths.STUDENT_RECORD}: not a record of this pipeline (no 'arch')")
 
@@ -63,7 +63,7 @@ def test_evaluate_with_missing_and_damaged_records(project):
 def test_compress_with_a_damaged_teacher_file(project):
     from distill import models
 
-    files.save_model(models.student("cnn", (2, 4)), project / paths.student_model("student"))
+    files.save_model(models.student("cnn", (2, 4)), project / paths.student_model("student", 0))
     (project / paths.COMPRESSED).mkdir(parents=True)
     (project / paths.tflite("teacher", "float32")).write_bytes(b"TFL3 not a flatbuffer")
     _refused(project, "compress", f"{paths.tflite('teacher', 'float32')}: not a readable TFLite model",

@@ -12,8 +12,8 @@ def _fit(seed):
     x = rng.random((64, 28, 28, 1), dtype=np.float32)
     y = losses.pack_targets(rng.integers(0, 10, 64), rng.normal(size=(64, 10)))
     model = models.student("cnn", (4, 8), dropout=0.1)
-    cfg = train_config(epochs=2, seed=seed)
-    students.fit_student(model, losses.get("kd", cfg), (x, y, None), cfg)
+    cfg = train_config(epochs=2)
+    students.fit_student(model, losses.get("kd", cfg), (x, y, None), cfg, seed)
     return model.get_weights()
 
 
@@ -39,13 +39,15 @@ def test_every_family_trains_a_step_with_every_loss(arch, widths, loss):
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
-def _project(tmp_path, n_train=40, n_test=10, logits_rows=None, features=models.TEACHER_FEATURES):
+def _project(tmp_path, n_train=40, n_val=12, n_test=10, logits_rows=None, features=models.TEACHER_FEATURES):
     """A folder with data/mnist.npz and data/teacher_outputs/ as the pipeline lays them out."""
     rng = np.random.default_rng(0)
+    sizes = {"train": n_train, "val": n_val, "test": n_test}
     files.save_npz(tmp_path / paths.MNIST, {
-        "x_train": rng.integers(0, 255, (n_train, 28, 28), dtype=np.uint8), "y_train": rng.integers(0, 10, n_train),
-        "x_test": rng.integers(0, 255, (n_test, 28, 28), dtype=np.uint8), "y_test": rng.integers(0, 10, n_test)})
-    for split, n in (("train", n_train), ("test", n_test)):
+        k: v for split, n in sizes.items() for k, v in (
+            (f"x_{split}", rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)),
+            (f"y_{split}", rng.integers(0, 10, n)))})
+    for split, n in sizes.items():
         rows = logits_rows if logits_rows is not None and split == "train" else n
         logits = rng.normal(size=(rows, 10)).astype(np.float32)
         files.save_npy(tmp_path / paths.teacher_outputs(split, "logits"), logits)
@@ -53,13 +55,45 @@ def _project(tmp_path, n_train=40, n_test=10, logits_rows=None, features=models.
                        rng.normal(size=(n, features)).astype(np.float16))
 
 
-def test_train_student_from_cached_outputs(tmp_path, monkeypatch):
+def test_train_student_from_cached_outputs_once_per_seed(tmp_path, monkeypatch):
     _project(tmp_path)
     monkeypatch.chdir(tmp_path)
     for spec in (StudentSpec("head", (3,), "kd"), StudentSpec("cnn", (2, 4), "hard")):
-        model, test_logits, seconds = students.train_student(spec, train_config(batch_size=8))
-        assert test_logits.shape == (10, 10) and seconds > 0
-        assert model.name == spec.arch
+        runs = students.train_student(spec, train_config(batch_size=8, seeds=[5, 2]), live_dir="live")
+        assert [r.seed for r in runs] == [5, 2]
+        for r in runs:
+            assert r.val_logits.shape == (12, 10) and r.test_logits.shape == (10, 10) and r.seconds > 0
+            assert r.model.name == spec.arch
+        assert not np.array_equal(runs[0].model.get_weights()[0], runs[1].model.get_weights()[0])
+    # validation accuracy per epoch, one dvclive folder per seed
+    assert (tmp_path / "live" / "seed-5" / "plots" / "metrics" / "eval" / "accuracy.tsv").is_file()
+    assert (tmp_path / "live" / "seed-2" / "plots" / "metrics" / "train" / "accuracy.tsv").is_file()
+
+
+def test_a_seed_trains_the_same_model_alone_or_beside_others(tmp_path, monkeypatch):
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    spec = StudentSpec("cnn", (2, 4), "kd")
+    alone = students.train_student(spec, train_config(batch_size=8, seeds=[1]))[0]
+    beside = students.train_student(spec, train_config(batch_size=8, seeds=[0, 1]))[1]
+    assert all(np.array_equal(a, b) for a, b in zip(alone.model.get_weights(), beside.model.get_weights()))
+    np.testing.assert_array_equal(alone.test_logits, beside.test_logits)
+
+
+def test_save_writes_a_model_per_seed_and_the_test_predictions(tmp_path, monkeypatch):
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    spec = StudentSpec("mlp", (4,), "hard")
+    (tmp_path / paths.student_dir(spec.name)).mkdir(parents=True)
+    (tmp_path / paths.student_model(spec.name, 9)).write_text("stale: an earlier run's seed")
+    runs = students.train_student(spec, train_config(batch_size=8, seeds=[0, 3]))
+    size = students.save(spec.name, runs)
+    assert paths.student_seeds(spec.name) == [0, 3]  # the stale seed-9 is gone
+    assert size == (tmp_path / paths.student_model(spec.name, 0)).stat().st_size
+    pred = np.load(tmp_path / paths.test_predictions(spec.name), allow_pickle=False)
+    assert pred.shape == (2, 10) and pred.dtype == np.int8
+    np.testing.assert_array_equal(pred[1], np.argmax(runs[1].test_logits, axis=1))
+    assert students.timing(runs)["per_seed"].keys() == {"0", "3"}
 
 
 def test_row_count_mismatch_names_the_files(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from distill.config import TrainConfig
 
 def train_config(**over):
     return TrainConfig(**{"temperature": 4.0, "alpha": 0.5, "epochs": 1, "batch_size": 16, "learning_rate": 0.01,
-                          "dropout": 0.0, "seed": 0, **over})
+                          "dropout": 0.0, "seeds": [0], **over})
 
 
 def test_batches_cover_each_row_once_in_a_seeded_order(tmp_path):

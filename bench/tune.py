@@ -1,0 +1,97 @@
+"""Choose a student family's training defaults on the validation split, never on test.
+
+    python bench/tune.py <arch> <hidden> <loss> [--set key=v1,v2 ...] [--seeds 0,1] [--out bench/tuning.json]
+
+e.g.  python bench/tune.py cnn 8-16-16-32 kd --set temperature=2,4,8 --set alpha=0.5,0.9
+
+Run in the project's root after `dvc repro teacher_outputs` (it reads data/mnist.npz and the cached
+teacher outputs, as a grid point does). Starting from sweep.<arch>.train in params.yaml, it trains
+every combination of the --set values (each key a TrainConfig field), once per seed, and prints and
+appends to --out each variant's validation accuracy per epoch and at the end. Test images are never
+scored here: the test split is for the final models alone.
+"""
+import argparse
+import dataclasses
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: `python bench/tune.py`
+from distill import config, names  # noqa: E402
+from distill import params as P  # noqa: E402
+
+
+def variants(base, settings):
+    """Every combination of `settings` ({field: [values]}) applied to the TrainConfig `base`."""
+    fields = {f.name: f for f in dataclasses.fields(base)}
+    grid = []
+    for key, values in settings.items():
+        if key not in fields or key == "seeds":
+            known = ", ".join(k for k in fields if k != "seeds")
+            raise SystemExit(f"tune: error: --set {key}: not a TrainConfig field (known: {known})")
+        check = fields[key].metadata["check"]
+        grid.append([(key, check(v, f"--set {key}", "command line")) for v in values])
+    return [dataclasses.replace(base, **dict(combo)) for combo in itertools.product(*grid)]
+
+
+def parse_value(text):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("arch", choices=names.ARCHS)
+    ap.add_argument("hidden", help="widths, e.g. 6 or 8-16-32")
+    ap.add_argument("loss", choices=names.LOSSES)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2", help="values to try for one field")
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds per variant (default: 0)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "tuning.json"))
+    args = ap.parse_args()
+    try:
+        sweep = P.section("sweep", config.sweep_spec())
+        spec = names.StudentSpec(args.arch, P.widths()(args.hidden, "hidden", "command line"), args.loss)
+        settings = {}
+        for item in args.set:
+            key, _, values = item.partition("=")
+            settings[key] = [parse_value(v) for v in values.split(",") if v]
+        seeds = [int(s) for s in args.seeds.split(",")]
+        runs = variants(dataclasses.replace(sweep.families[args.arch].train, seeds=seeds), settings)
+    except (P.ParamsError, ValueError) as e:
+        raise SystemExit(f"tune: error: {e}") from None
+
+    from distill import data, evaluation, losses, models, students, training
+
+    mnist = data.load()
+    train, val = (students.student_data(spec.arch, s, mnist) for s in (data.TRAIN, data.VAL))
+    out = Path(args.out)
+    rows = json.loads(out.read_text()) if out.is_file() else []
+    for cfg in runs:
+        changed = {k: getattr(cfg, k) for k in settings}
+        per_seed, curves, start = [], [], time.time()
+        for seed in cfg.seeds:
+            training.set_determinism(seed)
+            model = models.student(spec.arch, spec.widths, cfg.dropout)
+            history = students.fit_student(model, losses.get(spec.loss, cfg), students.examples(train), cfg, seed,
+                                           f"tune {spec.name} {changed} seed {seed}", None, students.examples(val))
+            logits = training.predict(model, val.x, transform=val.transform)
+            per_seed.append(round(evaluation.accuracy(logits, val.labels), 6))
+            curves.append([round(v, 4) for v in history.history["val_accuracy"]])
+        row = {"name": spec.name, "train": cfg.as_dict(), "changed": changed, "val_accuracy": per_seed,
+               "val_accuracy_mean": round(sum(per_seed) / len(per_seed), 6), "val_accuracy_per_epoch": curves,
+               "seconds": round(time.time() - start, 1)}
+        rows.append(row)
+        print(f"{spec.name} {changed}: validation accuracy {row['val_accuracy_mean']:.4f} {per_seed} "
+              f"({row['seconds']:.0f}s); per epoch {curves[0]}", flush=True)
+        out.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

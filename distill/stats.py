@@ -1,0 +1,63 @@
+"""Is one loss better than another? Paired significance on the same test images, over seeds.
+
+For a network trained with two losses (kd and hard), seed s of one is paired with seed s of the
+other. Per pair, only the discordant images count (McNemar): b, those kd gets right and hard
+wrong, and c, the reverse. Under the null hypothesis that the losses are equally good, each
+discordant image is kd's with probability 1/2 in every pair, so the discordant counts pooled over
+the seed pairs follow Binomial(b + c, 1/2): one exact two-sided binomial test on the pooled
+counts (scipy.stats.binomtest) gives the p-value. Pooling keeps every seed's evidence and stays
+exact; a seed pair with no discordant image adds nothing either way.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .names import HARD, KD
+
+ALPHA = 0.05  # significance level of the verdicts
+KD_BETTER, HARD_BETTER, NO_DIFFERENCE = f"{KD} better", f"{HARD} better", "no significant difference"
+
+
+class Paired(NamedTuple):
+    b: int  # images the first model gets right and the second wrong, summed over seed pairs
+    c: int  # the reverse
+    p_value: float
+
+
+def mcnemar(first_correct, second_correct):
+    """Exact McNemar test pooled over seed pairs. Each argument: (seeds, images) booleans, row s of
+    one paired with row s of the other. Returns the discordant counts and the two-sided p-value."""
+    from scipy.stats import binomtest
+
+    first, second = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
+    if first.shape != second.shape:
+        raise ValueError(f"paired predictions differ in shape: {first.shape} vs {second.shape}")
+    b, c = int(np.sum(first & ~second)), int(np.sum(~first & second))
+    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
+    return Paired(b, c, p)
+
+
+def verdict(test, alpha=ALPHA):
+    """`kd better`, `hard better` or `no significant difference` at `alpha`, kd being the first."""
+    if test.p_value >= alpha:
+        return NO_DIFFERENCE
+    return KD_BETTER if test.b > test.c else HARD_BETTER
+
+
+def kd_vs_hard(kd, hard, labels):
+    """kd_gain's entry for one network: `kd` and `hard` are (record, (seeds, images) predicted
+    classes) pairs; seeds are paired in the order both records list them."""
+    (kd_record, kd_pred), (hard_record, hard_pred) = kd, hard
+    pairs = min(len(kd_pred), len(hard_pred))
+    diffs = [k["accuracy"] - h["accuracy"] for k, h in zip(kd_record["per_seed"], hard_record["per_seed"])][:pairs]
+    test = mcnemar(kd_pred[:pairs] == labels, hard_pred[:pairs] == labels)
+    return {
+        "mean": round(float(np.mean(diffs)), 6),
+        "std": round(float(np.std(diffs, ddof=1)), 6) if pairs > 1 else None,
+        "per_seed": [round(d, 6) for d in diffs],
+        "seed_pairs": pairs,
+        "kd_only_right": test.b,
+        "hard_only_right": test.c,
+        "p_value": round(test.p_value, 6),
+        "verdict": verdict(test),
+    }
