@@ -179,7 +179,7 @@ def training_seconds(repo):
     from dvc.repo import Repo
 
     with Repo(str(repo)) as dvc_repo:
-        timing = {o.def_path: s.addressing for s in dvc_repo.index.stages for o in s.outs
+        timing = {o.def_path: s.name for s in dvc_repo.index.stages for o in s.outs
                   if o.def_path.startswith(paths.TIMING + "/")}
     return {stage: json.loads((repo / path).read_text())["train_seconds"] for path, stage in timing.items()
             if (repo / path).is_file()}

@@ -1,14 +1,18 @@
 """Choose a student family's training defaults on the validation split, never on test.
 
-    python bench/tune.py <arch> <hidden> <loss> [--set key=v1,v2 ...] [--seeds 0,1] [--out bench/tuning.json]
+    python bench/tune.py <arch> <hidden> <loss> [--set key=v1,v2 ...] [--seeds 0,1] [--prune S:E ...]
+                         [--out bench/tuning.json]
 
 e.g.  python bench/tune.py cnn 8-16-16-32 kd --set temperature=2,4,8 --set alpha=0.5,0.9
+      python bench/tune.py cnn 8-16-16-32 kd --prune 0.3:2 --prune 0.5:2   # sparsity:fine-tuning epochs
 
 Run in the project's root after `dvc repro teacher_outputs` (it reads data/mnist.npz and the cached
 teacher outputs, as a grid point does). Starting from sweep.<arch>.train in params.yaml, it trains
 every combination of the --set values (each key a TrainConfig field), once per seed, and prints and
-appends to --out each variant's validation accuracy per epoch and at the end. Test images are never
-scored here: the test split is for the final models alone.
+appends to --out each variant's validation accuracy per epoch and at the end. With --prune, each trained
+model is also pruned as `compress` does (params.yaml's compress section, with that sparsity and number
+of fine-tuning epochs) and scored on validation. Test images are never scored here: the test split is
+for the final models alone.
 """
 import argparse
 import dataclasses
@@ -53,6 +57,8 @@ def main():
     ap.add_argument("loss", choices=names.LOSSES)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2", help="values to try for one field")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds per variant (default: 0)")
+    ap.add_argument("--prune", action="append", default=[], metavar="SPARSITY:EPOCHS",
+                    help="also prune each trained model to SPARSITY with EPOCHS of fine-tuning, as compress does")
     ap.add_argument("--out", default=str(ROOT / "bench" / "tuning.json"))
     args = ap.parse_args()
     try:
@@ -64,10 +70,18 @@ def main():
             settings[key] = [parse_value(v) for v in values.split(",") if v]
         seeds = [int(s) for s in args.seeds.split(",")]
         runs = variants(dataclasses.replace(sweep.families[args.arch].train, seeds=seeds), settings)
+        compress = P.section("compress", config.CompressConfig)
+        check = {f.name: f.metadata["check"] for f in dataclasses.fields(compress)}
+        prunes = []
+        for item in args.prune:
+            sparsity, _, epochs = item.partition(":")
+            prunes.append(dataclasses.replace(
+                compress, sparsity=check["sparsity"](parse_value(sparsity), "--prune sparsity", "command line"),
+                finetune_epochs=check["finetune_epochs"](parse_value(epochs or "0"), "--prune epochs", "command line")))
     except (P.ParamsError, ValueError) as e:
         raise SystemExit(f"tune: error: {e}") from None
 
-    from distill import data, evaluation, losses, models, students, training
+    from distill import compression, data, evaluation, losses, models, students, training
 
     mnist = data.load()
     train, val = (students.student_data(spec.arch, s, mnist) for s in (data.TRAIN, data.VAL))
@@ -75,7 +89,7 @@ def main():
     rows = json.loads(out.read_text()) if out.is_file() else []
     for cfg in runs:
         changed = {k: getattr(cfg, k) for k in settings}
-        per_seed, curves, start = [], [], time.time()
+        per_seed, curves, pruned, start = [], [], {}, time.time()
         for seed in cfg.seeds:
             training.set_determinism(seed)
             model = models.student(spec.arch, spec.widths, cfg.dropout)
@@ -84,12 +98,27 @@ def main():
             logits = training.predict(model, val.x, transform=val.transform)
             per_seed.append(round(evaluation.accuracy(logits, val.labels), 6))
             curves.append([round(v, 4) for v in history.history["val_accuracy"]])
+            for prune in prunes:
+                copy = models.student(spec.arch, spec.widths, cfg.dropout)
+                copy.set_weights(model.get_weights())
+                copy.compile(loss=losses.get(spec.loss, cfg))
+                compression.prune(copy, students.examples(train), prune, f"tune {spec.name} prune {prune.sparsity}")
+                logits = training.predict(copy, val.x, transform=val.transform)
+                pruned.setdefault((prune.sparsity, prune.finetune_epochs), []).append(
+                    round(evaluation.accuracy(logits, val.labels), 6))
         row = {"name": spec.name, "train": cfg.as_dict(), "changed": changed, "val_accuracy": per_seed,
                "val_accuracy_mean": round(sum(per_seed) / len(per_seed), 6), "val_accuracy_per_epoch": curves,
                "seconds": round(time.time() - start, 1)}
+        if pruned:
+            row["pruned"] = [{"sparsity": sp, "finetune_epochs": ep, "val_accuracy": accs,
+                              "val_accuracy_mean": round(sum(accs) / len(accs), 6)}
+                             for (sp, ep), accs in pruned.items()]
         rows.append(row)
         print(f"{spec.name} {changed}: validation accuracy {row['val_accuracy_mean']:.4f} {per_seed} "
               f"({row['seconds']:.0f}s); per epoch {curves[0]}", flush=True)
+        for p in row.get("pruned", []):
+            print(f"  pruned to {p['sparsity']} with {p['finetune_epochs']} fine-tuning epochs: validation accuracy "
+                  f"{p['val_accuracy_mean']:.4f} {p['val_accuracy']}", flush=True)
         out.write_text(json.dumps(rows, indent=1) + "\n")
 
 

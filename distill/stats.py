@@ -58,6 +58,6 @@ def kd_vs_hard(kd, hard, labels):
         "seed_pairs": pairs,
         "kd_only_right": test.b,
         "hard_only_right": test.c,
-        "p_value": round(test.p_value, 6),
+        "p_value": float(f"{test.p_value:.4g}"),  # significant figures: p can be 1e-10
         "verdict": verdict(test),
     }

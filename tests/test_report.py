@@ -68,7 +68,7 @@ def test_kd_gain_pareto_and_frontier_summary(tmp_path):
     assert list(gains) == ["cnn-4-8", "mlp-16"]  # ordered by size; only networks trained both ways
     g = gains["cnn-4-8"]
     assert (g["kd_only_right"], g["hard_only_right"], g["seed_pairs"]) == (70, 0, 2)
-    assert g["verdict"] == "kd better" and g["p_value"] < 1e-6 and g["mean"] == 0.005
+    assert g["verdict"] == "kd better" and 0 < g["p_value"] < 1e-6 and g["mean"] == 0.005
     assert gains["mlp-16"]["verdict"] == "no significant difference"  # 0 vs 2 discordant: p = 0.5
     assert [r["name"] for r in R.pareto(records)] == ["cnn-4-8-kd", "cnn-8-16-kd"]
     s = R.summarize(TEACHER, records[-1], records[:-1], TARGETS, 0.99, gains)
