@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .evaluation import spread
 from .names import HARD, KD
 
 ALPHA = 0.05  # significance level of the verdicts
@@ -51,9 +52,10 @@ def kd_vs_hard(kd, hard, labels):
     pairs = min(len(kd_pred), len(hard_pred))
     diffs = [k["accuracy"] - h["accuracy"] for k, h in zip(kd_record["per_seed"], hard_record["per_seed"])][:pairs]
     test = mcnemar(kd_pred[:pairs] == labels, hard_pred[:pairs] == labels)
+    mean, std, _ = spread(diffs)
     return {
-        "mean": round(float(np.mean(diffs)), 6),
-        "std": round(float(np.std(diffs, ddof=1)), 6) if pairs > 1 else None,
+        "mean": mean,
+        "std": std,
         "per_seed": [round(d, 6) for d in diffs],
         "seed_pairs": pairs,
         "kd_only_right": test.b,
