@@ -13,7 +13,7 @@ import keras
 from keras import layers
 
 from .data import NUM_CLASSES
-from .names import ARCHS, CNN, HEAD, MLP, TEACHER, widths_problem
+from .names import ARCHS, CNN, HEAD, MLP, SEP, TEACHER, widths_problem
 
 INPUT_SHAPE = (28, 28, 1)
 FEATURES_LAYER = "features"  # the teacher's flattened conv output, 9216 values after MaxPool
@@ -84,7 +84,32 @@ def student(arch, widths, dropout=0.0, features=TEACHER_FEATURES):
                 stack.append(layers.MaxPooling2D(2))
         stack += [layers.GlobalAveragePooling2D(), layers.Dropout(dropout), layers.Dense(NUM_CLASSES)]
         return keras.Sequential(stack, name=CNN)
+    if arch == SEP:
+        return _sep(*widths, dropout)
     raise ValueError(f"unknown arch '{arch}' (known: {', '.join(ARCHS)})")
+
+
+def _separable(width, name):
+    """A depthwise 3x3 then a pointwise 1x1 conv, both bias-free (the BatchNorm after them has one)."""
+    return [layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_depthwise"),
+            layers.Conv2D(width, 1, use_bias=False, name=f"{name}_pointwise")]
+
+
+def _sep(stem, width, repeats, dropout):
+    inputs = keras.Input(INPUT_SHAPE)
+    x = layers.Conv2D(stem, 3, padding="same", use_bias=False, name="stem")(inputs)
+    x = layers.MaxPooling2D(2)(layers.ReLU()(layers.BatchNormalization()(x)))
+    for layer in _separable(width, "sep"):
+        x = layer(x)
+    x = layers.MaxPooling2D(2)(layers.ReLU()(layers.BatchNormalization()(x)))
+    shared = _separable(width, "shared")
+    for r in range(repeats):
+        y = x
+        for layer in shared:
+            y = layer(y)
+        x = layers.ReLU()(layers.Add()([x, layers.BatchNormalization(name=f"shared_bn{r + 1}")(y)]))
+    x = layers.Dropout(dropout)(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, layers.Dense(NUM_CLASSES)(x), name=SEP)
 
 
 def deployed_params(arch, model):

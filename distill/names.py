@@ -5,10 +5,12 @@ Import-light (no TensorFlow): params are validated against these names before an
 """
 from dataclasses import dataclass
 
-# mse: the seed's loss on logits; kd: Hinton's; hard: labels only, the no-distillation baseline
-LOSSES = MSE, KD, HARD = ("mse", "kd", "hard")
-# head: the seed's Dense(h) on the teacher's conv features; mlp and cnn: standalone, from pixels
-ARCHS = HEAD, MLP, CNN = ("head", "mlp", "cnn")
+# mse: the seed's loss on logits; kd: Hinton's; hard: labels only, the no-distillation baseline;
+# dkd: decoupled KD (Zhao et al. 2022), target and non-target terms weighted apart
+LOSSES = MSE, KD, HARD, DKD = ("mse", "kd", "hard", "dkd")
+# head: the seed's Dense(h) on the teacher's conv features; mlp, cnn and sep: standalone, from pixels
+ARCHS = HEAD, MLP, CNN, SEP = ("head", "mlp", "cnn", "sep")
+STANDALONE = (MLP, CNN, SEP)  # from pixels: they can train on the cached augmented views
 TEACHER = "teacher"
 OPTIMIZERS = ADAM, SGD, RMSPROP, ADADELTA = ("adam", "sgd", "rmsprop", "adadelta")
 SCHEDULES = CONSTANT, COSINE = ("constant", "cosine")
@@ -55,6 +57,9 @@ def widths_problem(arch, widths):
     """Why `widths` cannot build a student of family `arch`, or None."""
     if arch == HEAD and len(widths) != 1:
         return f"a {HEAD} student has one hidden layer, got {len(widths)} widths"
+    if arch == SEP and len(widths) != 3:
+        return (f"a {SEP} student takes stem-width-repeats (e.g. 8{WIDTHS_SEP}24{WIDTHS_SEP}2), "
+                f"got {len(widths)} numbers")
     return None
 
 

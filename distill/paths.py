@@ -8,7 +8,11 @@ DATA, METRICS = "data", "metrics"
 
 MNIST = f"{DATA}/mnist.npz"
 TEACHER_MODEL = f"{DATA}/teacher.keras"
+VIEWS = f"{DATA}/views"
+VIEW_IMAGES = f"{VIEWS}/images.npy"  # uint8 (K, n, 28, 28): K augmented views of each training image
+VIEW_MIX = f"{VIEWS}/mix.npz"  # mixup: each view's partner image and weight (both empty when off)
 TEACHER_OUTPUTS = f"{DATA}/teacher_outputs"
+VIEW_LOGITS = f"{TEACHER_OUTPUTS}/views_logits.npy"  # float32 (K, n, 10): the teacher on each view
 OUTPUT_KINDS = ("logits", "features")  # what teacher_outputs caches per split
 STUDENTS = f"{DATA}/students"
 COMPRESSED = f"{DATA}/compressed"

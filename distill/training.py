@@ -95,6 +95,38 @@ class Batches(keras.utils.PyDataset):
         self._order()
 
 
+class ViewBatches(keras.utils.PyDataset):
+    """Shuffled mini-batches from cached augmented views (views.Views): each epoch every training
+    image once, at one of its K views; the order and the views depend only on `seed` and the epoch.
+
+    `targets(k, i)` gives the targets of view k[j] of image i[j] (labels for the teacher; packed
+    labels and the teacher's logits of that very view for a student). `mix=False` reads the views
+    without their mixup blend (the teacher learns the geometric views only)."""
+
+    def __init__(self, views, targets, batch_size, seed=0, mix=True):
+        super().__init__()
+        self.views, self.targets, self.batch_size, self.seed, self.mix = views, targets, batch_size, seed, mix
+        self.epoch = 0
+        self._order()
+
+    def _order(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.index, self.view = rng.permutation(self.views.n), rng.integers(self.views.count, size=self.views.n)
+
+    def __len__(self):
+        return math.ceil(self.views.n / self.batch_size)
+
+    def __getitem__(self, i):
+        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        order = np.argsort(self.index[sl])  # rows in file order: kinder to memory-mapped reads
+        idx, k = self.index[sl][order], self.view[sl][order]
+        return self.views.images(k, idx, mix=self.mix), self.targets(k, idx)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order()
+
+
 def predict(model, x, batch_size=1000, transform=None):
     """Logits for `x` (possibly memory-mapped), in chunks, in inference mode."""
     out = []
@@ -103,6 +135,21 @@ def predict(model, x, batch_size=1000, transform=None):
         chunk = transform(chunk) if transform else np.asarray(chunk, dtype=np.float32)
         out.append(np.asarray(model(chunk, training=False)))
     return np.concatenate(out) if out else np.zeros((0, model.outputs[0].shape[-1]), np.float32)
+
+
+def dump_view_logits(teacher, views, path, batch_size=1000, label="teacher_outputs: views"):
+    """The teacher's logits (float32, (K, n, 10)) on every cached view, blended as students see them."""
+    out = np.empty((views.count, views.n, data.NUM_CLASSES), np.float32)
+    start_time, shown = time.time(), -1
+    for k in range(views.count):
+        for start in range(0, views.n, batch_size):
+            i = np.arange(start, min(views.n, start + batch_size))
+            out[k, i] = np.asarray(teacher(views.images(np.full(len(i), k), i), training=False))
+        if int(10 * (k + 1) / views.count) > shown:
+            shown = int(10 * (k + 1) / views.count)
+            print(f"{label}: {k + 1}/{views.count} views of {views.n} images ({time.time() - start_time:.0f}s)",
+                  file=sys.stderr, flush=True)
+    files.save_npy(path, out)
 
 
 def dump_teacher_outputs(teacher, x, logits_path, features_path, batch_size=1000, features_dtype="float16",

@@ -1,8 +1,9 @@
 """Stage teacher: train the seed's CNN on MNIST -> data/teacher.keras, metrics/teacher.json.
 
-Reads params: teacher. Trains on the training split, reports validation accuracy each epoch and
-test accuracy once, on the final model. Per-epoch curves go to metrics/live/teacher through dvclive; the training
-time to metrics/timing/teacher.json.
+Reads params: teacher. Trains on the training split (with `augment`, on its cached views: each
+epoch every image once, at one of its K views, so the teacher learns the views it will label),
+reports validation accuracy each epoch and test accuracy once, on the final model. Per-epoch curves
+go to metrics/live/teacher through dvclive; the training time to metrics/timing/teacher.json.
 """
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ class TeacherConfig:
     schedule: str = P.field(P.choice(*names.SCHEDULES))
     warmup_epochs: int = P.field(P.integer(min=0))  # linear warmup to the peak before the schedule
     weight_decay: float = P.field(P.number(min=0))  # decoupled; 0: off
+    augment: bool = P.field(P.boolean())  # train on data/views (geometric views, no mixup) instead of the plain images
     seed: int = P.field(P.integer(min=0))
 
     def problems(self):
@@ -32,7 +34,7 @@ class TeacherConfig:
 
 def main():
     cfg = P.section("teacher", TeacherConfig)
-    from distill import data, files, models, training
+    from distill import data, files, models, training, views
 
     training.set_determinism(cfg.seed)
     mnist = data.load()
@@ -41,12 +43,17 @@ def main():
     x_test, y_test = data.images(mnist["x_test"]), mnist["y_test"]
 
     model = training.compile_teacher(models.teacher(), len(x), cfg)
-    print(f"{NAME}: {model.count_params():,} params, {len(x)} training images, {cfg.epochs} epochs")
+    print(f"{NAME}: {model.count_params():,} params, {len(x)} training images"
+          f"{' (augmented views)' if cfg.augment else ''}, {cfg.epochs} epochs")
+    callbacks = [training.Progress(NAME, cfg.epochs)] + training.live_callbacks(paths.live(NAME))
     start = time.time()
-    model.fit(
-        x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0, validation_data=(x_val, y_val),
-        callbacks=[training.Progress(NAME, cfg.epochs)] + training.live_callbacks(paths.live(NAME)),
-    )
+    if cfg.augment:
+        cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, y)
+        batches = training.ViewBatches(cached, lambda k, i: y[i], cfg.batch_size, seed=cfg.seed, mix=False)
+        model.fit(batches, epochs=cfg.epochs, verbose=0, validation_data=(x_val, y_val), callbacks=callbacks)
+    else:
+        model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0, validation_data=(x_val, y_val),
+                  callbacks=callbacks)
     train_seconds = time.time() - start
     val_loss, val_accuracy = model.evaluate(x_val, y_val, batch_size=1000, verbose=0)
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)  # once, on the final model
@@ -61,6 +68,7 @@ def main():
         "size_bytes": files.size(paths.TEACHER_MODEL),
         "epochs": cfg.epochs,
         "train_images": len(x),
+        "augment": cfg.augment,
         "val_images": len(x_val),
     }
     files.write_json(paths.TEACHER_RECORD, record)

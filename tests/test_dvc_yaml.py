@@ -128,11 +128,13 @@ def _expected_outs(stage, module, args):
     kinds = names.TFLITE_KINDS
     if module == "stages.fetch":
         return {paths.MNIST}
+    if module == "stages.views":
+        return {paths.VIEWS}
     if module == "stages.teacher":
         t = names.TEACHER
         return {paths.TEACHER_MODEL, paths.live(t), paths.TEACHER_RECORD, paths.timing(t)}
     if module == "stages.teacher_outputs":
-        return {paths.teacher_outputs(s, k) for s in data.SPLITS for k in paths.OUTPUT_KINDS}
+        return {paths.teacher_outputs(s, k) for s in data.SPLITS for k in paths.OUTPUT_KINDS} | {paths.VIEW_LOGITS}
     if module == "stages.student":
         h = paths.HEADLINE
         return {paths.student_dir(h), paths.STUDENT_PREDICTIONS, paths.live(h), paths.STUDENT_RECORD,

@@ -38,6 +38,6 @@ def test_a_head_has_one_width():
 
 
 def test_names_are_distinct_and_constants_match():
-    assert (names.MSE, names.KD, names.HARD) == names.LOSSES and names.HEAD in names.ARCHS
+    assert (names.MSE, names.KD, names.HARD, names.DKD) == names.LOSSES and names.HEAD in names.ARCHS
     for group in (names.LOSSES, names.ARCHS, names.OPTIMIZERS, names.SCHEDULES, names.TFLITE_KINDS):
         assert len(set(group)) == len(group)
