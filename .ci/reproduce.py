@@ -31,6 +31,8 @@ def small(params):
         f.update(validation_images=500)
     if MIRROR.is_dir():
         f.update(mirror=str(MIRROR))
+    if "views" in params:
+        params["views"].update(count=2)
     params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
     tiny = {"epochs": 1, "batch_size": 64}
     params["student"].update(tiny)

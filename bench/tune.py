@@ -59,7 +59,7 @@ def main():
     ap.add_argument("--seeds", default="0", help="comma-separated seeds per variant (default: 0)")
     ap.add_argument("--prune", action="append", default=[], metavar="SPARSITY:EPOCHS",
                     help="also prune each trained model to SPARSITY with EPOCHS of fine-tuning, as compress does")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "tuning.json"))
+    ap.add_argument("--out", default=str(ROOT / config.TUNING))
     args = ap.parse_args()
     try:
         sweep = P.section("sweep", config.sweep_spec())
@@ -85,6 +85,7 @@ def main():
 
     mnist = data.load()
     train, val = (students.student_data(spec.arch, s, mnist) for s in (data.TRAIN, data.VAL))
+    cached = students.view_data(mnist["y_train"]) if any(cfg.augment for cfg in runs) else None
     out = Path(args.out)
     rows = json.loads(out.read_text()) if out.is_file() else []
     for cfg in runs:
@@ -93,7 +94,9 @@ def main():
         for seed in cfg.seeds:
             training.set_determinism(seed)
             model = models.student(spec.arch, spec.widths, cfg.dropout)
-            history = students.fit_student(model, losses.get(spec.loss, cfg), students.examples(train), cfg, seed,
+            examples = (students.view_batches(*cached, cfg.batch_size, seed) if cfg.augment
+                        else students.examples(train))
+            history = students.fit_student(model, losses.get(spec.loss, cfg), examples, cfg, seed,
                                            f"tune {spec.name} {changed} seed {seed}", None, students.examples(val))
             logits = training.predict(model, val.x, transform=val.transform)
             per_seed.append(round(evaluation.accuracy(logits, val.labels), 6))

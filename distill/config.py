@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from . import names
 from . import params as P
 
+TUNING = "bench/tuning.json"  # the validation trials behind the defaults: bench/tune.py appends, evaluate lists them
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -16,6 +18,9 @@ class TrainConfig:
 
     temperature: float = P.field(P.number(above=0))  # kd: softmax temperature T
     alpha: float = P.field(P.number(min=0, max=1))  # kd: weight of the soft term; 1 - alpha on the labels
+    target_weight: float = P.field(P.number(min=0))  # dkd: weight of the target-class term (DKD's alpha)
+    nontarget_weight: float = P.field(P.number(min=0))  # dkd: weight of the non-target term (DKD's beta)
+    augment: bool = P.field(P.boolean())  # standalone families: train on the cached views and their teacher logits
     epochs: int = P.field(P.integer(min=1))
     batch_size: int = P.field(P.integer(min=1))
     learning_rate: float = P.field(P.number(above=0))
@@ -29,6 +34,14 @@ class TrainConfig:
     def part_of(cls, cfg):
         """The TrainConfig inside a config that extends it (e.g. the headline student's)."""
         return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
+
+
+def augment_problem(arch, augment):
+    """Why a student of family `arch` cannot train on the cached views, or None."""
+    if augment and arch not in names.STANDALONE:
+        return (f"a {arch} student reads the teacher's conv features of the plain images, not views; "
+                "must be false")
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class SweepConfig:
 
     def problems(self):
         for arch, family in self.families.items():
+            if problem := augment_problem(arch, family.train.augment):
+                yield f"{arch}.train.augment", problem
             for i, widths in enumerate(family.hidden):
                 if problem := names.widths_problem(arch, widths):
                     yield f"{arch}.hidden[{i}]", problem

@@ -7,7 +7,7 @@ import numpy as np
 from . import files
 from .evaluation import confusion
 from .models import TEACHER_CONV_PARAMS
-from .names import CNN, FLOAT32, HARD, HEAD, INT8, KD, MLP, MSE
+from .names import CNN, FLOAT32, HARD, HEAD, INT8, KD, MLP, MSE, SEP
 from .report import SEED, SEED_STUDENT, head_params, pareto, seed_records
 
 LOSS_STYLE = {KD: ("tab:blue", "o"), MSE: ("tab:orange", "s"), HARD: ("tab:gray", "^")}
@@ -85,8 +85,8 @@ def head_sweep(records, teacher, x_key, path):
     _save(fig, path)
 
 
-ARCH_MARKER = {HEAD: "o", MLP: "s", CNN: "^"}
-ARCH_COLOR = {HEAD: "tab:purple", MLP: "tab:orange", CNN: "tab:blue"}
+ARCH_MARKER = {HEAD: "o", MLP: "s", CNN: "^", SEP: "D"}
+ARCH_COLOR = {HEAD: "tab:purple", MLP: "tab:orange", CNN: "tab:blue", SEP: "tab:green"}
 
 
 def frontier(records, teacher, targets, path):

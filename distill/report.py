@@ -7,13 +7,14 @@ import csv
 import functools
 
 from . import files, models
-from .names import ARCHS, HARD, HEAD, KD, LOSSES, MSE, TEACHER, TFLITE_KINDS, StudentSpec
+from .names import ARCHS, DKD, HARD, HEAD, KD, LOSSES, MSE, TEACHER, TFLITE_KINDS, StudentSpec
 
 # The seed's published sweep: head students, MSE on logits, hidden h -> test accuracy.
 SEED = {2: 0.4211, 3: 0.7185, 4: 0.9199, 5: 0.9423, 6: 0.9626, 7: 0.9699}
 SEED_STUDENT = 6  # the seed's own student: head h=6
 SEED_EPOCHS = 40  # how long the seed trained each of them
 STANDALONE = tuple(a for a in ARCHS if a != HEAD)  # families that need no part of the teacher
+TEACHING = (KD, DKD)  # the losses tested against labels only (hard) for significance
 
 
 @functools.cache
@@ -53,17 +54,49 @@ def network(record):
     return StudentSpec(record["arch"], tuple(record["widths"]), record["loss"]).network
 
 
+def gain_key(net, loss):
+    """kd_gain's key: the network for kd (sep-8-24-2), the network and loss for others (sep-8-24-2 dkd)."""
+    return net if loss == KD else f"{net} {loss}"
+
+
 def kd_gain(records, predictions, labels):
-    """For every network trained with both `kd` and `hard` (labels only): kd's mean test accuracy
-    gain over seeds, its spread, and the paired significance test and verdict (stats.kd_vs_hard).
-    `predictions` maps a record's name to its (seeds, images) test predictions."""
+    """For every network trained with a distillation loss (kd, dkd) and with `hard` (labels only):
+    the distillation loss's mean test accuracy gain over seeds, its spread, and the paired
+    significance test and verdict (stats.kd_vs_hard). `predictions` maps a record's name to its
+    (seeds, images) test predictions."""
     from . import stats
 
     by = {(network(r), r["loss"]): r for r in records}
     nets = sorted({n for n, _ in by}, key=lambda n: min(r["params"] for r in records if network(r) == n))
-    return {n: stats.kd_vs_hard((by[(n, KD)], predictions[by[(n, KD)]["name"]]),
-                                (by[(n, HARD)], predictions[by[(n, HARD)]["name"]]), labels)
-            for n in nets if (n, KD) in by and (n, HARD) in by}
+    return {gain_key(n, loss): {"network": n, "params": by[(n, HARD)]["params"], **stats.kd_vs_hard(
+                (by[(n, loss)], predictions[by[(n, loss)]["name"]]),
+                (by[(n, HARD)], predictions[by[(n, HARD)]["name"]]), labels, loss)}
+            for n in nets for loss in TEACHING if (n, loss) in by and (n, HARD) in by}
+
+
+def within_budget(records, max_params):
+    """The standalone student with at most `max_params` params that validation prefers (highest
+    mean validation accuracy; test plays no part in the choice), or None."""
+    fits = [r for r in records if r["arch"] in STANDALONE and r["params"] <= max_params]
+    return max(fits, key=lambda r: (r["val_accuracy"], -r["params"])) if fits else None
+
+
+def goals(records, kd_gains, budgets, kd_goal):
+    """summary.json's `goals`: for each budget {params, target}, the student validation picks within
+    it and whether its mean test accuracy reaches the target; and the networks under
+    kd_goal["params"] where distillation beats labels only significantly by >= kd_goal["gain"]."""
+    out = {"budgets": []}
+    for b in budgets:
+        best = within_budget(records, b["params"])
+        out["budgets"].append({
+            "params": b["params"], "target": b["target"], "student": best and best["name"],
+            "student_params": best and best["params"], "val_accuracy": best and best["val_accuracy"],
+            "accuracy": best and best["accuracy"], "accuracy_std": best and best.get("accuracy_std"),
+            "met": bool(best and best["accuracy"] >= b["target"])})
+    wins = [k for k, g in kd_gains.items() if g["params"] < kd_goal["params"]
+            and g["verdict"] == f"{g['loss']} better" and g["mean"] >= kd_goal["gain"]]
+    out["kd"] = {**kd_goal, "winners": wins, "met": len(wins) >= kd_goal["networks"]}
+    return out
 
 
 def pareto(records):
@@ -88,7 +121,7 @@ def compressed_files(compressed):
     return rows
 
 
-def summarize(teacher, student, records, targets, file_target, kd_gains, compressed=()):
+def summarize(teacher, student, records, targets, file_target, kd_gains, compressed=(), goal_list=None):
     """summary.json: the teacher, the headline student, for each accuracy target the student with
     the fewest params whose mean test accuracy over seeds reaches it (smallest_at_99, ...; its
     accuracy_min beside), `kd_gains` (from kd_gain), and the smallest file reaching `file_target`
@@ -100,6 +133,7 @@ def summarize(teacher, student, records, targets, file_target, kd_gains, compres
         "targets": list(targets),
         **{f"smallest_at_{target_key(t)}": smallest(everyone, t) for t in targets},
         "kd_gain": kd_gains,
+        **({"goals": goal_list} if goal_list is not None else {}),
         **({"file_target": file_target, f"smallest_bytes_at_{target_key(file_target)}":
             smallest(compressed_files(compressed), file_target, size="bytes")} if compressed else {}),
     }
@@ -161,18 +195,40 @@ def head_table(records):
 
 
 def kd_table(records, kd_gains):
-    """Markdown: each network trained both ways: kd vs hard test accuracy over seeds, the mean gain
-    and its spread, the paired test's p-value and the verdict."""
+    """Markdown: each network trained with a distillation loss and with labels only: test accuracy
+    over seeds, the mean gain and its spread, the paired test's p-value and the verdict."""
     by = {(network(r), r["loss"]): r for r in records}
-    lines = [f"| network | params | compression | seeds | {KD} | {HARD} | {KD} - {HARD} (mean ± std) | "
-             f"images only {KD} / only {HARD} gets right | p | verdict |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for net, g in kd_gains.items():
-        kd, hard = by[(net, KD)], by[(net, HARD)]
+    lines = [f"| network | loss | params | compression | seeds | with the teacher | {HARD} | gain (mean ± std) | "
+             f"images only the teacher's student / only {HARD} gets right | p | verdict |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for g in kd_gains.values():
+        kd, hard = by[(g["network"], g["loss"])], by[(g["network"], HARD)]
         spread = f"{g['mean']:+.4f} ± {g['std']:.4f}" if g["std"] is not None else f"{g['mean']:+.4f}"
-        lines.append(f"| {net} | {kd['params']:,} | {models.TEACHER_PARAMS / kd['params']:.0f}x | {g['seed_pairs']} | "
-                     f"{mean_std(kd)} | {mean_std(hard)} | {spread} | {g['kd_only_right']} / {g['hard_only_right']} | "
-                     f"{g['p_value']:.3g} | {g['verdict']} |")
+        lines.append(f"| {g['network']} | {g['loss']} | {kd['params']:,} | "
+                     f"{models.TEACHER_PARAMS / kd['params']:.0f}x | {g['seed_pairs']} | {mean_std(kd)} | "
+                     f"{mean_std(hard)} | {spread} | "
+                     f"{g['kd_only_right']} / {g['hard_only_right']} | {g['p_value']:.3g} | {g['verdict']} |")
+    return "\n".join(lines)
+
+
+def goals_table(goal_list):
+    """Markdown: each params budget's student (chosen on validation) against its target, and the
+    distillation goal."""
+    lines = ["| budget | target | student (chosen on validation) | params | validation | test (mean ± std) | met |",
+             "|---:|---:|---|---:|---:|---:|---|"]
+    for b in goal_list["budgets"]:
+        if b["student"] is None:
+            lines.append(f"| <= {b['params']:,} | {b['target']} | none within the budget | | | | no |")
+            continue
+        test = mean_std({"accuracy": b["accuracy"], "accuracy_std": b["accuracy_std"]})
+        short = "" if b["met"] else f" ({100 * (b['target'] - b['accuracy']):.2f} points short)"
+        lines.append(f"| <= {b['params']:,} | {b['target']} | {b['student']} | {b['student_params']:,} | "
+                     f"{b['val_accuracy']:.4f} | {test} | {'yes' if b['met'] else 'no' + short} |")
+    k = goal_list["kd"]
+    lines += ["", f"Distillation significantly better than labels only by >= {100 * k['gain']:.1f} points on "
+              f">= {k['networks']} networks under {k['params']:,} params: "
+              + ("**met**" if k["met"] else "**not met**") + " ("
+              + (", ".join(k["winners"]) if k["winners"] else "no network") + ")."]
     return "\n".join(lines)
 
 
@@ -215,7 +271,30 @@ def _row(label, r):
             f"{low} | {r['agreement']:.4f} |")
 
 
-def report(summary, records, compressed=(), teacher_tflite=None):
+def trials(rows, max_params):
+    """The validation trials (bench/tuning.json rows) of standalone networks under `max_params`."""
+    out = []
+    for row in rows:
+        arch, _, rest = row["name"].partition("-")
+        widths, _, loss = rest.rpartition("-")
+        if arch in STANDALONE and models.student_params(arch, tuple(map(int, widths.split("-")))) < max_params:
+            out.append(row)
+    return out
+
+
+def trials_table(rows):
+    """Markdown: each trial: student, what changed from the defaults of its day, validation accuracy."""
+    lines = ["| student | changed | epochs | seeds | validation (mean) | per seed | seconds |",
+             "|---|---|---:|---:|---:|---|---:|"]
+    for r in rows:
+        changed = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(defaults)"
+        lines.append(f"| {r['name']} | {changed} | {r['train']['epochs']} | {len(r['val_accuracy'])} | "
+                     f"{r['val_accuracy_mean']:.4f} | {', '.join(f'{a:.4f}' for a in r['val_accuracy'])} | "
+                     f"{r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def report(summary, records, compressed=(), teacher_tflite=None, trial_rows=()):
     """A Markdown page: the headline numbers, then every table, for people and CI job summaries."""
     s = summary
     heads = [r for r in records if r["arch"] == HEAD]
@@ -231,9 +310,12 @@ def report(summary, records, compressed=(), teacher_tflite=None):
         _row(f"headline student {s['student']['name']} ({seeds_of([s['student']])})", s["student"]),
         *[_row(f"smallest at {t}: " + (s[f"smallest_at_{target_key(t)}"] or {}).get("name", ""),
                s[f"smallest_at_{target_key(t)}"]) for t in s["targets"]],
-        "", f"## Does distillation help? {KD} vs {HARD} (labels only), paired over seeds", "",
-        "Seed s of the kd student is paired with seed s of the hard one; the discordant test images of all pairs "
-        "are pooled into one exact McNemar (binomial) test; verdict at p < 0.05.", "",
+        *(["", "## Goals: the best student within each params budget", "",
+            "Within each budget the student is the one with the best mean validation accuracy; its test "
+            "accuracy is then read once.", "", goals_table(s["goals"])] if "goals" in s else []),
+        "", f"## Does distillation help? {KD} and {DKD} vs {HARD} (labels only), paired over seeds", "",
+        "Seed s of the distilled student is paired with seed s of the hard one; the discordant test images of "
+        "all pairs are pooled into one exact McNemar (binomial) test; verdict at p < 0.05.", "",
         kd_table(records, s["kd_gain"]), "",
         f"## Standalone students from raw pixels ({seeds_of(standalone)})", "",
         frontier_table(records), "",
@@ -261,4 +343,8 @@ def report(summary, records, compressed=(), teacher_tflite=None):
                    f"than the teacher's float32 file; {b['gzip_bytes']:,} gzipped, {b['gzip_ratio']:.0f}x), "
                    f"accuracy {b['accuracy']:.4f}." if b else f"No file reaches {t}."), "",
                   compress_table(compressed, teacher_tflite), ""]
+    if trial_rows:
+        lines += ["## What was tried on validation (bench/tune.py, bench/tuning.json)", "",
+                  "Each row trained on the training split and was scored on the validation split only.", "",
+                  trials_table(trial_rows), ""]
     return "\n".join(lines) + "\n"

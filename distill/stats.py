@@ -1,8 +1,8 @@
 """Is one loss better than another? Paired significance on the same test images, over seeds.
 
-For a network trained with two losses (kd and hard), seed s of one is paired with seed s of the
-other. Per pair, only the discordant images count (McNemar): b, those kd gets right and hard
-wrong, and c, the reverse. Under the null hypothesis that the losses are equally good, each
+For a network trained with two losses (a distillation loss, kd or dkd, and hard), seed s of one
+is paired with seed s of the other. Per pair, only the discordant images count (McNemar): b,
+those kd gets right and hard wrong, and c, the reverse. Under the null hypothesis that the losses are equally good, each
 discordant image is kd's with probability 1/2 in every pair, so the discordant counts pooled over
 the seed pairs follow Binomial(b + c, 1/2): one exact two-sided binomial test on the pooled
 counts (scipy.stats.binomtest) gives the p-value. Pooling keeps every seed's evidence and stays
@@ -38,22 +38,25 @@ def mcnemar(first_correct, second_correct):
     return Paired(b, c, p)
 
 
-def verdict(test, alpha=ALPHA):
-    """`kd better`, `hard better` or `no significant difference` at `alpha`, kd being the first."""
+def verdict(test, alpha=ALPHA, first=KD):
+    """`kd better` (or `<first> better`), `hard better` or `no significant difference` at `alpha`,
+    `first` being the loss of the first model."""
     if test.p_value >= alpha:
         return NO_DIFFERENCE
-    return KD_BETTER if test.b > test.c else HARD_BETTER
+    return f"{first} better" if test.b > test.c else HARD_BETTER
 
 
-def kd_vs_hard(kd, hard, labels):
+def kd_vs_hard(kd, hard, labels, loss=KD):
     """kd_gain's entry for one network: `kd` and `hard` are (record, (seeds, images) predicted
-    classes) pairs; seeds are paired in the order both records list them."""
+    classes) pairs, `kd`'s trained with the distillation loss `loss`; seeds are paired in the order
+    both records list them."""
     (kd_record, kd_pred), (hard_record, hard_pred) = kd, hard
     pairs = min(len(kd_pred), len(hard_pred))
     diffs = [k["accuracy"] - h["accuracy"] for k, h in zip(kd_record["per_seed"], hard_record["per_seed"])][:pairs]
     test = mcnemar(kd_pred[:pairs] == labels, hard_pred[:pairs] == labels)
     mean, std, _ = spread(diffs)
     return {
+        "loss": loss,
         "mean": mean,
         "std": std,
         "per_seed": [round(d, 6) for d in diffs],
@@ -61,5 +64,5 @@ def kd_vs_hard(kd, hard, labels):
         "kd_only_right": test.b,
         "hard_only_right": test.c,
         "p_value": float(f"{test.p_value:.4g}"),  # significant figures: p can be 1e-10
-        "verdict": verdict(test),
+        "verdict": verdict(test, first=loss),
     }

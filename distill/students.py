@@ -1,7 +1,10 @@
 """Students: the data each family reads from the cached teacher outputs, and how it trains.
 
 No student runs the teacher: `head` students read its cached conv features, standalone students
-the images; all read its cached logits, packed with the labels so every loss sees both.
+the images; all read its cached logits, packed with the labels so every loss sees both. A standalone
+student with `augment` trains on the cached views instead (views.py): in each epoch, each image at
+one of its K views, with the teacher's logits for that very view; every loss, `hard` included,
+sees the same views, so the kd-vs-hard comparison stays fair. Validation and test are the plain images.
 """
 import sys
 import time
@@ -10,18 +13,22 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import data, files, losses, models, paths
+from . import data, files, losses, models, paths, views
 from .names import ADAM, COSINE, HEAD, format_widths
-from .training import Batches, Progress, learning_rate, live_callbacks, optimizer, predict, set_determinism
+from .training import Batches, Progress, ViewBatches, learning_rate, live_callbacks, optimizer, predict, set_determinism
 
 
 def fit_student(model, loss, examples, train, seed=0, label="student", live_dir=None, validation=None):
-    """Train a student on `examples` = (x, packed targets, transform) for `train.epochs` epochs of
-    `train.batch_size`, Adam at `train.learning_rate` decayed to 0 on a cosine, batches shuffled
-    by `seed`; x may be memory-mapped features or images. `validation`, examples in the same form,
-    is scored after every epoch (val_accuracy in the logs and dvclive's curves); nothing trains on it."""
-    x, targets, transform = examples
-    batches = Batches(x, targets, train.batch_size, seed=seed, transform=transform)
+    """Train a student on `examples` for `train.epochs` epochs of `train.batch_size`, Adam at
+    `train.learning_rate` decayed to 0 on a cosine, batches shuffled by `seed`. `examples` is
+    (x, packed targets, transform), x memory-mapped features or images, or ready batches (a
+    training.ViewBatches of cached views). `validation`, (x, packed targets, transform), is scored
+    after every epoch (val_accuracy in the logs and dvclive's curves); nothing trains on it."""
+    if isinstance(examples, tuple):
+        x, targets, transform = examples
+        batches = Batches(x, targets, train.batch_size, seed=seed, transform=transform)
+    else:
+        batches = examples
     model.compile(
         optimizer=optimizer(ADAM, learning_rate(train.learning_rate, COSINE, len(batches) * train.epochs)),
         loss=loss,
@@ -86,21 +93,41 @@ def examples(split):
     return split.x, losses.pack_targets(split.labels, split.logits), split.transform
 
 
+def view_data(labels):
+    """The cached views of the training images and the teacher's logits on each, checked to match."""
+    cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, labels)
+    logits = files.load_npy(paths.VIEW_LOGITS)
+    if logits.shape != (cached.count, cached.n, data.NUM_CLASSES):
+        raise files.InputError(f"{paths.VIEW_LOGITS}: holds {logits.shape}, expected ({cached.count}, {cached.n}, "
+                               f"{data.NUM_CLASSES}) for the views in {paths.VIEW_IMAGES}: rerun teacher_outputs "
+                               "(dvc repro)")
+    return cached, logits
+
+
+def view_batches(cached, logits, batch_size, seed):
+    """Batches of views, each with its packed targets: its label (blended under mixup) and the
+    teacher's logits for that very view."""
+    return ViewBatches(cached, lambda k, i: losses.pack_targets(cached.label_weights(k, i), logits[k, i]),
+                       batch_size, seed=seed)
+
+
 def train_student(spec, train, label="student", live_dir=None):
     """Train the student `spec` (a names.StudentSpec) as `train` (a TrainConfig) says, once per seed
-    in `train.seeds`, from the cached teacher outputs; return a Trained per seed. Each seed's
-    curves go to <live_dir>/seed-<seed>."""
+    in `train.seeds`, from the cached teacher outputs (the cached views with `train.augment`);
+    return a Trained per seed. Each seed's curves go to <live_dir>/seed-<seed>."""
     mnist = data.load()
     split = {s: student_data(spec.arch, s, mnist) for s in data.SPLITS}
+    cached = view_data(mnist["y_train"]) if train.augment else None
     runs = []
     for seed in train.seeds:
         set_determinism(seed)
         model = models.student(spec.arch, spec.widths, train.dropout)
         print(f"{label}: {spec.arch} {format_widths(spec.widths)}, {spec.loss} loss, seed {seed}, "
-              f"{models.deployed_params(spec.arch, model):,} params, {len(split[data.TRAIN].x)} training examples",
-              file=sys.stderr)
+              f"{models.deployed_params(spec.arch, model):,} params, {len(split[data.TRAIN].x)} training examples"
+              f"{f' at {cached[0].count} cached views each' if cached else ''}", file=sys.stderr)
+        train_examples = view_batches(*cached, train.batch_size, seed) if cached else examples(split[data.TRAIN])
         start = time.time()
-        fit_student(model, losses.get(spec.loss, train), examples(split[data.TRAIN]), train, seed,
+        fit_student(model, losses.get(spec.loss, train), train_examples, train, seed,
                     f"{label} seed {seed}", live_dir and paths.seed_dir(live_dir, seed), examples(split[data.VAL]))
         seconds = time.time() - start
         val, test = split[data.VAL], split[data.TEST]

@@ -2,7 +2,8 @@
 
 Reads params: evaluate, and sweep and compress.students (to know which records to expect; a missing
 one is an error, a stale record of a point no longer on the grid is left out), and every grid
-point's test predictions (data/students/<name>/test_predictions.npy) for the kd vs hard tests.
+point's test predictions (data/students/<name>/test_predictions.npy) for the kd/dkd vs hard tests,
+and bench/tuning.json, the validation trials the report lists beside the goals they served.
 Everything is read and checked before anything is written.
 """
 from dataclasses import dataclass
@@ -17,10 +18,16 @@ STUDENT_KEYS = ("name", "arch", "hidden", "widths", "loss", "params", "accuracy"
 COMPRESS_KEYS = ("name", "arch", "sparsity", *names.TFLITE_KINDS)
 
 
+BUDGET = P.mapping({"params": P.integer(min=1), "target": ACCURACY})
+KD_GOAL = P.mapping({"params": P.integer(min=1), "gain": P.number(min=0, max=1), "networks": P.integer(min=1)})
+
+
 @dataclass(frozen=True)
 class EvaluateConfig:
     targets: list = P.field(P.list_of(ACCURACY))  # summary.json's smallest_at_<target>: fewest params reaching it
     file_target: float = P.field(ACCURACY)  # summary.json's smallest_bytes_at_<target>: the smallest file reaching it
+    budgets: list = P.field(P.list_of(BUDGET, unique=False))  # within `params`, validation's pick reaches `target`
+    kd_goal: dict = P.field(KD_GOAL)  # distillation beats labels only by >= gain on >= networks under params
 
 
 def read_record(path, keys):
@@ -54,8 +61,10 @@ def main():
     predictions = {r["name"]: evaluation.load_test_predictions(r["name"], r["seeds"]) for r in records}
     labels = data.load()["y_test"]
 
-    summary = R.summarize(teacher, student, records, cfg.targets, cfg.file_target,
-                          R.kd_gain(records, predictions, labels), compressed)
+    gains = R.kd_gain(records, predictions, labels)
+    summary = R.summarize(teacher, student, records, cfg.targets, cfg.file_target, gains, compressed,
+                          R.goals(records, gains, cfg.budgets, cfg.kd_goal))
+    trials = R.trials(files.read_json(config.TUNING), cfg.kd_goal["params"])
     rows = R.compressed_files(compressed)
     R.write_csv(paths.plot("compressed.csv"), rows, list(rows[0]))
     plots.accuracy_vs_bytes(rows, teacher_tflite, cfg.file_target, paths.plot("accuracy_vs_bytes.png"))
@@ -74,7 +83,7 @@ def main():
 
     files.write_json(paths.SUMMARY, summary)
     with files.atomic_path(paths.REPORT) as tmp:
-        tmp.write_text(R.report(summary, records, compressed, teacher_tflite))
+        tmp.write_text(R.report(summary, records, compressed, teacher_tflite, trials))
     best = ", ".join(f"{t}: " + (f"{b['name']} ({b['params']:,} params, {b['accuracy']:.4f})" if b else "none")
                      for t in cfg.targets for b in [summary[f"smallest_at_{R.target_key(t)}"]])
     print(f"evaluate: teacher {teacher['accuracy']:.4f}; student {student['name']} {student['accuracy']:.4f} "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import distill
 from distill import names, paths
 from distill import params as P
-from distill.config import TrainConfig
+from distill.config import TrainConfig, augment_problem
 
 NAME = paths.HEADLINE
 
@@ -26,6 +26,8 @@ class StudentConfig(TrainConfig):
     def problems(self):
         if problem := names.widths_problem(self.arch, self.hidden):
             yield "hidden", problem
+        if problem := augment_problem(self.arch, self.augment):
+            yield "augment", problem
 
     @property
     def spec(self):

@@ -1,3 +1,6 @@
+import numpy as np
+import pytest
+
 from distill import models
 
 
@@ -50,3 +53,16 @@ def test_unknown_arch_and_bad_head_widths():
 def test_student_params_counts_a_network_not_built_yet():
     assert models.student_params("head", (6,)) == 74_188
     assert models.student_params("cnn", [8, 16, 16, 32]) == 8_754
+
+
+def test_sep_shares_one_separable_block_across_its_repeats():
+    import keras
+
+    model = models.student("sep", (8, 24, 2))
+    assert model.count_params() == 1698  # the calibration network
+    depthwise = [layer for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
+    assert len(depthwise) == 2  # the first separable conv and the shared one, whatever the repeats
+    assert models.student("sep", (8, 24, 3)).count_params() == 1698 + 4 * 24  # one more BatchNorm only
+    assert model(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="sep student takes stem-width-repeats"):
+        models.student("sep", (8, 24))

@@ -39,7 +39,7 @@ def test_valid_section_is_normalised():
     ({"rate": 0}, "s.rate: must be > 0, got 0"),
     ({"alpha": 1.5}, "s.alpha: must be <= 1, got 1.5"),
     ({"alpha": -0.1}, "s.alpha: must be >= 0, got -0.1"),
-    ({"loss": "kl"}, "s.loss: must be one of mse, kd, hard; got 'kl'"),
+    ({"loss": "kl"}, "s.loss: must be one of mse, kd, hard, dkd; got 'kl'"),
     ({"sizes": []}, "s.sizes: must not be empty"),
     ({"sizes": 4}, "s.sizes: must be a list, got 4 (int)"),
     ({"sizes": [2, 0]}, "s.sizes[1]: must be >= 1, got 0"),
@@ -97,7 +97,7 @@ def test_default_params_pass_every_stage_config():
         cfg = P.section(section, getattr(importlib.import_module(f"stages.{stage}"), spec), params=params)
         assert type(cfg).__name__ == spec
     sweep = P.section("sweep", config.sweep_spec(), params=params)
-    assert set(sweep.families) == set(names.ARCHS) and len(sweep.specs()) == 40
+    assert set(sweep.families) == set(names.ARCHS) and len(sweep.specs()) == 42
     assert 0 < P.section("compress", config.CompressConfig, params=params).sparsity < 1
 
 
@@ -126,7 +126,7 @@ def _stage_error(r, stage, message):
     ("fetch", "fetch", "sources", [], "fetch.sources: must not be empty"),
     ("fetch", "fetch", "timeout_seconds", math.nan, "fetch.timeout_seconds: must be a finite number, got nan"),
     ("teacher_outputs", "teacher_outputs", "features_dtype", "int8", "teacher_outputs.features_dtype: must be one of"),
-    ("student", "student", "loss", "kl", "student.loss: must be one of mse, kd, hard; got 'kl'"),
+    ("student", "student", "loss", "kl", "student.loss: must be one of mse, kd, hard, dkd; got 'kl'"),
     ("student", "student", "temperature", 0, "student.temperature: must be > 0, got 0"),
     ("student", "student", "alpha", 1.5, "student.alpha: must be <= 1, got 1.5"),
     ("student", "student", "alpha", math.nan, "student.alpha: must be a finite number, got nan"),
@@ -154,7 +154,8 @@ def test_stage_refuses_bad_params_before_work(tmp_path, stage, section, key, val
 
 def test_nan_and_inf_written_in_yaml_are_refused(tmp_path):
     params = default_params()
-    text = yaml.safe_dump(params, sort_keys=False).replace("alpha: 0.9\n  epochs: 10", "alpha: .nan\n  epochs: 10")
+    text = yaml.safe_dump(params, sort_keys=False)
+    text = text.replace("alpha: 0.9\n  target_weight", "alpha: .nan\n  target_weight")
     assert ".nan" in text
     (tmp_path / "params.yaml").write_text(text)
     _stage_error(run_stage("student", tmp_path), "student", "student.alpha: must be a finite number, got nan")
@@ -176,7 +177,11 @@ def test_nan_and_inf_written_in_yaml_are_refused(tmp_path):
     (["head", "6", "kd"], {"epochs": 3}, "sweep.head.epochs: unknown key"),
     (["head", "6", "kd"], {"train": {**default_params()["sweep"]["head"]["train"], "alpha": float("nan")}},
      "sweep.head.train.alpha: must be a finite number, got nan"),
-    (["rnn", "6", "kd"], {}, "sweep.rnn: no such family (known: head, mlp, cnn)"),
+    (["rnn", "6", "kd"], {}, "sweep.rnn: no such family (known: head, mlp, cnn, sep)"),
+    (["head", "6", "kd"], {"train": {**default_params()["sweep"]["head"]["train"], "augment": True}},
+     "sweep.head.train.augment: a head student reads the teacher's conv features of the plain images"),
+    (["head", "6", "kd"], {"train": {**default_params()["sweep"]["head"]["train"], "target_weight": -1}},
+     "sweep.head.train.target_weight: must be >= 0, got -1"),
     (["head", "6"], {}, "usage: python -m stages.sweep <arch> <hidden> <loss>"),
 ])
 def test_sweep_point_refuses_bad_grid(tmp_path, args, change, message):
@@ -188,7 +193,8 @@ def test_sweep_point_refuses_bad_grid(tmp_path, args, change, message):
 
 @pytest.mark.parametrize("stage, change, message", [
     ("student", lambda p: p.pop("student"), "params.yaml: missing section 'student'"),
-    ("student", lambda p: p["student"].update(arch="rnn"), "student.arch: must be one of head, mlp, cnn; got 'rnn'"),
+    ("student", lambda p: p["student"].update(arch="rnn"),
+     "student.arch: must be one of head, mlp, cnn, sep; got 'rnn'"),
     ("teacher", lambda p: p["teacher"].update(batch_size="64"), "teacher.batch_size: must be an integer, got '64'"),
     ("teacher", lambda p: p["teacher"].update(epoch=3), "teacher.epoch: unknown key"),
     ("compress", lambda p: p["compress"].update(sparsity=1.5), "compress.sparsity: must be <= 0.99, got 1.5"),

@@ -32,6 +32,7 @@ def shrink(params, mirror, files=None):
     f.update(sources=["mirror"], mirror=str(mirror), train_images=3000, test_images=1000, validation_images=500)
     if files:
         f.update(files=files, train_images=None, test_images=None)
+    params["views"].update(count=2)
     params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
     tiny = {"epochs": 1, "batch_size": 64}
     params["student"].update(hidden=6, seeds=[0, 1], **tiny)
@@ -41,6 +42,8 @@ def shrink(params, mirror, files=None):
     params["sweep"]["mlp"]["train"].update(seeds=[0, 1], **tiny)
     params["sweep"]["cnn"].update(hidden=["2-4"], loss=["hard"])
     params["sweep"]["cnn"]["train"].update(seeds=[0], **tiny)
+    params["sweep"]["sep"].update(hidden=["2-4-1"], loss=["dkd"])
+    params["sweep"]["sep"]["train"].update(seeds=[0], **tiny)
     params["compress"].update(students=["cnn-2-4-hard"], finetune_epochs=1, calibration_images=100,
                               repeats_batch1=3, repeats_batch1000=1)
     return params
@@ -106,15 +109,18 @@ def project(tmp_path_factory):
 
 def test_repro_runs_every_stage(project):
     r = project.dvc("repro")
-    assert ran(r.stdout) == {"fetch", "teacher", "teacher_outputs", "student", "sweep@4-kd", "sweep_mlp@8-kd",
-                             "sweep_mlp@8-hard", "sweep_cnn@2-4-hard", "teacher_tflite", "compress@cnn-2-4-hard",
-                             "evaluate"}
+    assert ran(r.stdout) == {"fetch", "views", "teacher", "teacher_outputs", "student", "sweep@4-kd",
+                             "sweep_mlp@8-kd", "sweep_mlp@8-hard", "sweep_cnn@2-4-hard", "sweep_sep@2-4-1-dkd",
+                             "teacher_tflite", "compress@cnn-2-4-hard", "evaluate"}
     teacher = yaml.safe_load((project.path / paths.TEACHER_RECORD).read_text())
     assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1 and 0 <= teacher["val_accuracy"] <= 1
     assert (teacher["train_images"], teacher["val_images"]) == (2500, 500)  # validation held out of training
     for split, n in (("train", 2500), ("val", 500), ("test", 1000)):
         assert np.load(project.path / paths.teacher_outputs(split, "logits")).shape == (n, 10)
         assert np.load(project.path / paths.teacher_outputs(split, "features"), mmap_mode="r").shape == (n, 9216)
+    assert np.load(project.path / paths.VIEW_IMAGES, mmap_mode="r").shape == (2, 2500, 28, 28)
+    assert np.load(project.path / paths.VIEW_LOGITS).shape == (2, 2500, 10)  # the teacher on every view
+    assert teacher["augment"] is True
     timing = json.loads((project.path / paths.timing("teacher")).read_text())
     assert timing["train_seconds"] > 0 and "train_seconds" not in teacher  # wall-clock is kept out of records
     if SHARED.is_dir():  # real MNIST: one epoch on 2500 images is already far above chance
@@ -128,7 +134,13 @@ def test_repro_runs_every_stage(project):
     for seed in (0, 1):  # validation accuracy per epoch, per seed
         assert (project.path / paths.seed_dir(paths.live(paths.HEADLINE), seed) / "plots" / "metrics" / "eval"
                 / "accuracy.tsv").is_file()
-    gain = json.loads((project.path / paths.SUMMARY).read_text())["kd_gain"]
+    summary = json.loads((project.path / paths.SUMMARY).read_text())
+    assert [b["params"] for b in summary["goals"]["budgets"]] == [2000, 1000, 500]
+    small = {n: json.loads((project.path / paths.sweep_record(n)).read_text())
+             for n in ("sep-2-4-1-dkd", "cnn-2-4-hard")}
+    picked = summary["goals"]["budgets"][-1]  # within 500 params: the two tiny ones; validation picks
+    assert picked["student"] == max(small, key=lambda n: (small[n]["val_accuracy"], -small[n]["params"]))
+    gain = summary["kd_gain"]
     assert set(gain) == {"mlp-8"} and gain["mlp-8"]["seed_pairs"] == 2
     assert 0 <= gain["mlp-8"]["p_value"] <= 1 and gain["mlp-8"]["verdict"] in (
         "kd better", "hard better", "no significant difference")

@@ -110,3 +110,36 @@ def test_outputs_of_another_teacher_are_refused(tmp_path, monkeypatch):
     with pytest.raises(files.InputError, match=r"train_features.npy: rows of \(100,\) values, expected \(9216,\)"):
         students.student_data("head", "train")
     assert students.student_data("cnn", "train").x.shape == (40, 28, 28)  # pixel students never read features
+
+
+def _views(tmp_path, n_train=40, count=3, logits_shape=None):
+    """data/views/ and the teacher's logits on them, as the views and teacher_outputs stages write them."""
+    from distill import views
+
+    x = np.load(tmp_path / paths.MNIST)["x_train"][:n_train]
+    images, partner, lam = views.make(x, count, 2.0, 10.0, 0.1, 0.0, seed=0, log=False)
+    files.save_npy(tmp_path / paths.VIEW_IMAGES, images)
+    files.save_npz(tmp_path / paths.VIEW_MIX, {"partner": partner, "lam": lam})
+    logits = np.random.default_rng(1).normal(size=logits_shape or (count, n_train, 10)).astype(np.float32)
+    files.save_npy(tmp_path / paths.VIEW_LOGITS, logits)
+
+
+def test_augment_trains_on_the_cached_views(tmp_path, monkeypatch):
+    _project(tmp_path)
+    _views(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    spec = StudentSpec("sep", (2, 4, 2), "kd")
+    plain = students.train_student(spec, train_config(batch_size=8))[0]
+    viewed = students.train_student(spec, train_config(batch_size=8, augment=True))[0]
+    again = students.train_student(spec, train_config(batch_size=8, augment=True))[0]
+    assert not np.array_equal(plain.model.get_weights()[0], viewed.model.get_weights()[0])
+    assert all(np.array_equal(a, b) for a, b in zip(viewed.model.get_weights(), again.model.get_weights()))
+    assert viewed.val_logits.shape == (12, 10)  # validation stays the plain images
+
+
+def test_view_logits_of_other_views_are_refused(tmp_path, monkeypatch):
+    _project(tmp_path)
+    _views(tmp_path, logits_shape=(2, 40, 10))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(files.InputError, match=r"views_logits.npy: holds \(2, 40, 10\), expected \(3, 40, 10\)"):
+        students.train_student(StudentSpec("cnn", (2, 4), "hard"), train_config(batch_size=8, augment=True))

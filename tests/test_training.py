@@ -7,7 +7,8 @@ from distill.config import TrainConfig
 
 def train_config(**over):
     return TrainConfig(**{"temperature": 4.0, "alpha": 0.5, "epochs": 1, "batch_size": 16, "learning_rate": 0.01,
-                          "dropout": 0.0, "seeds": [0], **over})
+                          "dropout": 0.0, "seeds": [0], "target_weight": 1.0,
+                          "nontarget_weight": 8.0, "augment": False, **over})
 
 
 def test_batches_cover_each_row_once_in_a_seeded_order(tmp_path):
@@ -69,3 +70,31 @@ def test_teacher_outputs_are_inference_mode_and_byte_identical(tmp_path):
     assert not np.allclose(logits, np.asarray(teacher(x, training=True)), rtol=1e-5, atol=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_features.npy", "a_logits.npy",
                                                           "b_features.npy", "b_logits.npy"]
+
+
+def test_view_batches_show_each_image_once_per_epoch_at_a_seeded_view():
+    from distill import views
+
+    n, k = 10, 3
+    v = np.zeros((k, n, 28, 28), np.uint8)
+    for view in range(k):
+        v[view, :, 0, 0] = view  # pixel (0, 0) says which view a row came from
+        v[view, :, 0, 1] = np.arange(n)  # pixel (0, 1) says which image
+    cached = views.Views(v, np.zeros((0, n), np.int32), np.zeros((0, n), np.float32), np.arange(n) % 10)
+    seen = []
+    b = training.ViewBatches(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
+    assert len(b) == 3
+    for _ in range(2):
+        rows = [b[i] for i in range(len(b))]
+        x = np.concatenate([r[0] for r in rows])
+        y = np.concatenate([r[1] for r in rows])
+        # the targets belong to the very view and image in x
+        np.testing.assert_array_equal(np.rint(x[:, 0, 0, 0] * 255), y[:, 0])
+        np.testing.assert_array_equal(np.rint(x[:, 0, 1, 0] * 255), y[:, 1])
+        assert sorted(y[:, 1]) == list(range(n))
+        seen.append(y)
+        b.on_epoch_end()
+    assert not np.array_equal(seen[0], seen[1])
+    again = training.ViewBatches(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
+    np.testing.assert_array_equal(np.concatenate([again[i][1] for i in range(3)]), seen[0])
+    assert set(np.concatenate(seen)[:, 0]) == {0, 1, 2}
