@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: `python bench/tune.py`
+import distill  # noqa: E402
 from distill import config, names  # noqa: E402
 from distill import params as P  # noqa: E402
 
@@ -126,4 +127,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    distill.run(main)  # TensorFlow's start-up lines dropped, as in the stages

@@ -2,7 +2,8 @@
 
 Reads params: views. Random shifts, rotations and scaling (and optionally mixup partners), drawn
 from `views.seed`, stored as uint8: the teacher trains on them, teacher_outputs labels each one, and
-standalone students train on them with the teacher's logits for exactly the view they see.
+standalone students train on them with the teacher's logits for exactly the view they see. The
+stage's cost (seconds, bytes) goes to metrics/timing/views.json.
 """
 import time
 from dataclasses import dataclass
@@ -34,9 +35,11 @@ def main():
     with files.atomic_dir(paths.VIEWS) as tmp:
         np.save(tmp / "images.npy", images, allow_pickle=False)
         files.save_npz(tmp / "mix.npz", {"partner": partner, "lam": lam})
-    print(f"views: {cfg.count} views of {len(x)} training images, {files.size(paths.VIEW_IMAGES) / 1e6:.1f} MB, "
-          f"mixup {'off' if not cfg.mixup else f'Beta({cfg.mixup:g}, {cfg.mixup:g})'}, "
-          f"made in {time.time() - start:.1f}s")
+    seconds, size = time.time() - start, files.size(paths.VIEW_IMAGES) + files.size(paths.VIEW_MIX)
+    files.write_json(paths.timing("views"), {"seconds": round(seconds, 1), "bytes": size, "views": cfg.count,
+                                             "images": len(x)})
+    print(f"views: {cfg.count} views of {len(x)} training images, {size / 1e6:.1f} MB, "
+          f"mixup {'off' if not cfg.mixup else f'Beta({cfg.mixup:g}, {cfg.mixup:g})'}, made in {seconds:.1f}s")
 
 
 if __name__ == "__main__":

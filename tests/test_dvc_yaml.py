@@ -129,7 +129,7 @@ def _expected_outs(stage, module, args):
     if module == "stages.fetch":
         return {paths.MNIST}
     if module == "stages.views":
-        return {paths.VIEWS}
+        return {paths.VIEWS, paths.timing("views")}
     if module == "stages.teacher":
         t = names.TEACHER
         return {paths.TEACHER_MODEL, paths.live(t), paths.TEACHER_RECORD, paths.timing(t)}

@@ -23,7 +23,7 @@ from conftest import ROOT, make_dataset
 from distill import paths
 
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
-COPY = ["dvc.yaml", "params.yaml", "stages", "distill", ".dvcignore", ".gitignore"]
+COPY = ["dvc.yaml", "params.yaml", "stages", "distill", ".dvcignore", ".gitignore", "bench/tuning.json"]
 
 
 def shrink(params, mirror, files=None):
@@ -90,6 +90,7 @@ def project(tmp_path_factory):
     path = tmp_path_factory.mktemp("pipeline")
     for name in COPY:
         src = ROOT / name
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, path / name)
     for cache in path.rglob("__pycache__"):
         shutil.rmtree(cache)
@@ -291,6 +292,17 @@ def test_a_tampered_output_is_noticed_and_restored(project):
     assert md5(model) == good and status(project) == {}
 
 
+def exp_show(project, attempts=3):
+    """`dvc exp show --json`. Right after the queue's workers stop it can hang on a lock (seen once
+    here, in 1 of about 10 runs; treeverse/dvc#8762 reports the same): give each try two minutes."""
+    for _ in range(attempts):
+        try:
+            return project.dvc("exp", "show", "--json", timeout=120)
+        except subprocess.TimeoutExpired:
+            continue
+    raise AssertionError(f"dvc exp show --json hung {attempts} times")
+
+
 def test_queued_experiments_run_two_at_a_time(project):
     for hidden in (3, 5):
         project.dvc("exp", "run", "--queue", "-S", f"student.hidden={hidden}")
@@ -298,11 +310,11 @@ def test_queued_experiments_run_two_at_a_time(project):
     deadline = time.time() + 600
     while time.time() < deadline:
         queue = project.dvc("queue", "status").stdout
-        if "Running" not in queue and "Queued" not in queue:
+        if "Running" not in queue and "Queued" not in queue and "0 active" in queue:
             break
         time.sleep(3)
     assert "Failed" not in queue, queue
-    shown = json.loads(project.dvc("exp", "show", "--json").stdout)
+    shown = json.loads(exp_show(project).stdout)
     found = {}
     for commit in shown:
         for exp in (commit.get("experiments") or []):

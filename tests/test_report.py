@@ -142,3 +142,11 @@ def test_smallest_file_at_99_and_compress_table():
     s = R.summarize(TEACHER, rec("s", 74188, 0.975), [], TARGETS, 0.98, {}, comp)
     assert s["smallest_bytes_at_98"]["name"] == "cnn-b-kd-int8"
     assert "Smallest file at >= 0.98: **cnn-b-kd-int8**, 5,000 bytes" in R.report(s, [], comp, teacher_tflite)
+
+
+def test_trials_list_the_validation_runs_of_small_standalone_networks():
+    row = {"name": "sep-8-24-2-kd", "train": {"epochs": 8}, "changed": {"epochs": 8, "views.mixup": 0.4},
+           "val_accuracy": [0.9792], "val_accuracy_mean": 0.9792, "seconds": 228.1}
+    rows = [row, {**row, "name": "head-6-kd"}, {**row, "name": "cnn-8-16-16-32-kd"}]
+    assert R.trials(rows, 3000) == [row]  # head students and networks of 3,000 params or more are left out
+    assert "| sep-8-24-2-kd | epochs=8, views.mixup=0.4 | 8 | 1 | 0.9792 | 0.9792 | 228 |" in R.trials_table([row])
