@@ -106,7 +106,9 @@ def main():
                 copy = models.student(spec.arch, spec.widths, cfg.dropout)
                 copy.set_weights(model.get_weights())
                 copy.compile(loss=losses.get(spec.loss, cfg))
-                compression.prune(copy, students.examples(train), prune, f"tune {spec.name} prune {prune.sparsity}")
+                compression.prune(copy, students.examples(train), prune.sparsity, prune.finetune_epochs,
+                                  prune.learning_rate, prune.batch_size, prune.seed,
+                                  f"tune {spec.name} prune {prune.sparsity}")
                 logits = training.predict(copy, val.x, transform=val.transform)
                 pruned.setdefault((prune.sparsity, prune.finetune_epochs), []).append(
                     round(evaluation.accuracy(logits, val.labels), 6))

@@ -6,11 +6,14 @@
   step keeps them zero. Written with Keras 3 callbacks (tensorflow-model-optimization needs tf_keras).
 - int8: full-integer post-training quantization to a TFLite flatbuffer (int8 weights, activations,
   input and output), calibrated on training images.
-- Accuracy, size and latency are measured on the real .tflite files, run by the TFLite interpreter.
+- Accuracy, size and latency are measured on the real .tflite files, run by LiteRT's interpreter
+  (`ai-edge-litert`, the successor of `tf.lite.Interpreter`); the converter stays in TensorFlow.
+Weight sharing and the Huffman-coded file, the rest of Deep Compression, are sharing.py and codec.py.
 """
 import contextlib
 import gzip
 import io
+import math
 import statistics
 import time
 import warnings
@@ -18,15 +21,21 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from . import files, losses, models, training
 from .names import COSINE, HEAD
 
 
-def prunable(model):
-    """The kernels pruning acts on: every trainable Dense and Conv2D kernel (not biases or BatchNorm)."""
-    return [layer.kernel for layer in model.layers
+def prunable_layers(model):
+    """The layers whose kernels pruning and weight sharing act on: every trainable Dense and Conv2D."""
+    return [layer for layer in model.layers
             if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and layer.trainable]
+
+
+def prunable(model):
+    """The kernels pruning acts on (not biases or BatchNorm)."""
+    return [layer.kernel for layer in prunable_layers(model)]
 
 
 def sparsity(model):
@@ -46,8 +55,9 @@ def magnitude_mask(kernel, fraction):
 
 
 class MagnitudePruning(keras.callbacks.Callback):
-    """Raise each kernel's sparsity to `target` over the first `ramp` share of `total_steps` (cubic
-    schedule, masks recomputed every `every` steps), then hold the masks; zeros stay zero."""
+    """Raise each kernel's sparsity to its target over the first `ramp` share of `total_steps` (cubic
+    schedule, masks recomputed every `every` steps), then hold the masks; zeros stay zero. `target`
+    is one share for every prunable kernel or a list with one share per kernel (prunable order)."""
 
     def __init__(self, target, total_steps, ramp=0.5, every=20):
         super().__init__()
@@ -55,12 +65,13 @@ class MagnitudePruning(keras.callbacks.Callback):
         self.ramp_steps = max(1, int(ramp * total_steps))
         self.step, self.masks = 0, None
 
-    def scheduled(self, step):
+    def scheduled(self, step, target):
         t = min(1.0, step / self.ramp_steps)
-        return self.target * (1 - (1 - t) ** 3)
+        return target * (1 - (1 - t) ** 3)
 
-    def _update_masks(self, fraction):
-        self.masks = [magnitude_mask(np.asarray(k), fraction) for k in self.kernels]
+    def _update_masks(self, step=None):
+        self.masks = [magnitude_mask(np.asarray(k), target if step is None else self.scheduled(step, target))
+                      for k, target in zip(self.kernels, self.targets)]
 
     def _apply(self):
         for kernel, mask in zip(self.kernels, self.masks):
@@ -68,36 +79,61 @@ class MagnitudePruning(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.kernels = prunable(self.model)
-        self._update_masks(self.scheduled(0))
+        self.targets = kernel_targets(self.target, len(self.kernels))
+        self._update_masks(0)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         if self.step <= self.ramp_steps and (self.step % self.every == 0 or self.step == self.ramp_steps):
-            self._update_masks(self.scheduled(self.step))
+            self._update_masks(self.step)
         self._apply()
 
     def on_train_end(self, logs=None):
-        self._update_masks(self.target)  # exact target, whatever the step count was
+        self._update_masks()  # exact targets, whatever the step count was
         self._apply()
 
 
-def prune(model, examples, cfg, label="prune"):
-    """Prune every kernel of `model` to `cfg.sparsity` while fine-tuning on `examples` = (x, packed
-    targets, transform) with its own compiled loss for `cfg.finetune_epochs` epochs of
-    `cfg.batch_size` (Adam at `cfg.learning_rate`, cosine-decayed; batches shuffled by `cfg.seed`);
-    with 0 epochs, prune in one shot without fine-tuning. `cfg` is a CompressConfig."""
-    if cfg.finetune_epochs == 0:
-        for kernel in prunable(model):
-            kernel.assign(np.asarray(kernel) * magnitude_mask(np.asarray(kernel), cfg.sparsity))
+def kernel_targets(target, n):
+    """One sparsity per prunable kernel, from one share for all or a list of n."""
+    targets = [target] * n if np.isscalar(target) else list(target)
+    if len(targets) != n:
+        raise ValueError(f"{len(targets)} sparsity targets for {n} prunable kernels")
+    return targets
+
+
+def scale_dropout(model, sparsity):
+    """Lower each Dropout's rate for the sparser layer after it (Han et al. 2015, sec. 3.2): a layer
+    keeping a share k of its weights has k times the connections, so its dropout rate becomes
+    rate * sqrt(k). `sparsity`: one share, or one per prunable kernel. Returns {layer name: new rate}."""
+    layers, prunable_ = model.layers, prunable_layers(model)
+    kept = {id(layer): 1 - s for layer, s in zip(prunable_, kernel_targets(sparsity, len(prunable_)))}
+    rates = {}
+    for i, layer in enumerate(layers):
+        following = next((nxt for nxt in layers[i + 1:] if id(nxt) in kept), None)
+        if isinstance(layer, keras.layers.Dropout) and following is not None:
+            layer.rate = float(layer.rate * math.sqrt(kept[id(following)]))
+            rates[layer.name] = round(layer.rate, 4)
+    return rates
+
+
+def prune(model, examples, sparsity, epochs, learning_rate, batch_size, seed=0, label="prune", metric=None):
+    """Prune the kernels of `model` to `sparsity` (one share, or one per prunable kernel) while
+    fine-tuning on `examples` = (x, targets, transform) with its own compiled loss for `epochs`
+    epochs of `batch_size` (Adam at `learning_rate`, cosine-decayed; batches shuffled by `seed`);
+    with 0 epochs, prune in one shot without fine-tuning. `metric` is the accuracy the progress
+    lines show: losses.LabelAccuracy for packed student targets (the default), "accuracy" for labels."""
+    if epochs == 0:
+        kernels = prunable(model)
+        for kernel, target in zip(kernels, kernel_targets(sparsity, len(kernels))):
+            kernel.assign(np.asarray(kernel) * magnitude_mask(np.asarray(kernel), target))
         return model
     x, targets, transform = examples
-    batches = training.Batches(x, targets, cfg.batch_size, seed=cfg.seed, transform=transform)
-    steps = len(batches) * cfg.finetune_epochs
-    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate(cfg.learning_rate, COSINE, steps)),
-                  loss=model.loss, metrics=[losses.LabelAccuracy()])
-    model.fit(batches, epochs=cfg.finetune_epochs, verbose=0,
-              callbacks=[MagnitudePruning(cfg.sparsity, steps),
-                         training.Progress(f"{label} (pruning)", cfg.finetune_epochs)])
+    batches = training.Batches(x, targets, batch_size, seed=seed, transform=transform)
+    steps = len(batches) * epochs
+    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate(learning_rate, COSINE, steps)),
+                  loss=model.loss, metrics=[metric or losses.LabelAccuracy()])
+    model.fit(batches, epochs=epochs, verbose=0,
+              callbacks=[MagnitudePruning(sparsity, steps), training.Progress(f"{label} (pruning)", epochs)])
     return model
 
 
@@ -134,9 +170,7 @@ def read_tflite(path):
 
 
 def interpreter(tflite, threads=1):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's notice that LiteRT will replace it
-        return tf.lite.Interpreter(model_content=tflite, num_threads=threads)
+    return Interpreter(model_content=tflite, num_threads=threads)
 
 
 class Runner:

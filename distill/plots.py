@@ -7,7 +7,7 @@ import numpy as np
 from . import files
 from .evaluation import confusion
 from .models import TEACHER_CONV_PARAMS
-from .names import CNN, FLOAT32, HARD, HEAD, INT8, KD, MLP, MSE, SEP
+from .names import CNN, HARD, HEAD, KD, MLP, MSE, SEP
 from .report import SEED, SEED_STUDENT, head_params, pareto, seed_records
 
 LOSS_STYLE = {KD: ("tab:blue", "o"), MSE: ("tab:orange", "s"), HARD: ("tab:gray", "^")}
@@ -127,34 +127,47 @@ def frontier(records, teacher, targets, path):
     _save(fig, path)
 
 
-def accuracy_vs_bytes(rows, teacher_tflite, target, path):
-    """Every compressed student's .tflite files: test accuracy vs bytes (log x); float32 and int8;
-    a dashed line at the accuracy `target`."""
+KIND_MARKERS = {"float32": "o", "int8": "^", "deep": "D"}  # by the last word of an artifact's kind
+
+
+def accuracy_vs_bytes(rows, target, path):
+    """Every shipped artifact (report.artifacts' rows): test accuracy vs bytes (log x), one line per
+    network through its files; the teacher's files in red and larger, students' in colours; marker by
+    kind (float32, int8, deep-compressed .dcz); a dashed line at the accuracy `target`."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8.5, 5))
-    students = sorted({r["student"] for r in rows})
-    colors = dict(zip(students, ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
-                                 "tab:olive", "tab:cyan"] * 4))  # red is the teacher's
-    for st in students:
-        pair = sorted((r for r in rows if r["student"] == st), key=lambda r: r["bytes"])
-        ax.plot([r["bytes"] for r in pair], [r["accuracy"] for r in pair], color=colors[st], lw=1, alpha=0.6)
-        for r in pair:
-            ax.scatter([r["bytes"]], [r["accuracy"]], marker="o" if r["kind"] == FLOAT32 else "^", s=50,
-                       color=colors[st], zorder=3)
-        ax.annotate(st, (pair[0]["bytes"], pair[0]["accuracy"]), textcoords="offset points", xytext=(6, -3),
-                    fontsize=7, color="0.25")
-    for kind, marker in ((FLOAT32, "*"), (INT8, "P")):
-        t = teacher_tflite[kind]
-        ax.scatter([t["bytes"]], [t["accuracy"]], marker=marker, s=150, color="tab:red", zorder=4,
-                   label=f"teacher {kind} ({t['bytes']:,} B)")
-    ax.scatter([], [], marker="o", color="0.4", label=f"student {FLOAT32} (pruned)")
-    ax.scatter([], [], marker="^", color="0.4", label=f"student {INT8} (pruned)")
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    subjects = sorted({r["subject"] for r in rows}, key=lambda s: (not any(r["teacher"] for r in rows
+                                                                         if r["subject"] == s), s))
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+    colors, i = {}, 0
+    for subject in subjects:
+        teacher = any(r["teacher"] for r in rows if r["subject"] == subject)
+        colors[subject] = "tab:red" if teacher else palette[i % len(palette)]
+        i += not teacher
+    for subject in subjects:
+        line = sorted((r for r in rows if r["subject"] == subject), key=lambda r: r["bytes"])
+        teacher = line[0]["teacher"]
+        ax.plot([r["bytes"] for r in line], [r["accuracy"] for r in line], color=colors[subject],
+                lw=1.6 if teacher else 1, alpha=0.6, ls="-" if teacher else "--")
+        for r in line:
+            ax.scatter([r["bytes"]], [r["accuracy"]], marker=KIND_MARKERS[r["kind"].split()[-1]],
+                       s=110 if teacher else 50, color=colors[subject], edgecolor="black" if teacher else "none",
+                       zorder=4 if teacher else 3)
+        ax.annotate(f"{subject} ({line[0]['bytes']:,} B)", (line[0]["bytes"], line[0]["accuracy"]),
+                    textcoords="offset points", xytext=(7, -3), fontsize=7, color=colors[subject])
+    for kind, marker in KIND_MARKERS.items():
+        label = {"float32": "float32 .tflite", "int8": "int8 .tflite",
+                 "deep": "deep-compressed .dcz (pruned, shared, Huffman)"}[kind]
+        ax.scatter([], [], marker=marker, color="0.4", label=label)
+    ax.scatter([], [], marker="s", s=90, color="tab:red", edgecolor="black", label="the teacher's files")
     ax.axhline(target, color="0.6", lw=0.8, ls="--")
     _log_x(ax)
-    ax.set_xlabel(".tflite file size in bytes (log scale)")
-    ax.set_ylabel("test accuracy, run in the TFLite interpreter")
-    ax.set_title("What ships: accuracy vs bytes on disk")
-    ax.legend(loc="lower right", fontsize=8)
+    low = min(r["accuracy"] for r in rows)
+    ax.set_ylim(max(0.9, low - 0.002), 1.0005)
+    ax.set_xlabel("file size in bytes (log scale)")
+    ax.set_ylabel("test accuracy (.tflite in LiteRT; .dcz decoded)")
+    ax.set_title("What ships: accuracy vs bytes on disk, teacher and students")
+    ax.legend(loc="lower left", fontsize=8)
     _save(fig, path)
 
 

@@ -121,12 +121,67 @@ def compressed_files(compressed):
     return rows
 
 
-def summarize(teacher, student, records, targets, file_target, kd_gains, compressed=(), goal_list=None):
+DEEP = "deep"  # the kind of a .dcz file: pruned, weight-shared, Huffman-coded (codec.py)
+PRUNED = "pruned"
+
+
+def artifacts(compressed, teacher_tflite, deep):
+    """One row per file a user could ship: the teacher's float32 and int8 .tflite files and its .dcz
+    file, each compressed student's pruned float32 and int8 .tflite files, each deep-compressed
+    student's .dcz files (accuracy: mean over seeds of the decoded networks; bytes: the largest seed's).
+    ms_batch1 is LiteRT's, for the files it runs (.tflite)."""
+    reference = teacher_tflite[TFLITE_KINDS[0]]["bytes"]
+    rows = []
+
+    def add(subject, kind, extension, accuracy, size, ms=None, seeds=1, suffix=""):
+        rows.append({"name": f"{subject}{suffix}.{extension}", "subject": subject, "teacher": subject == TEACHER,
+                     "kind": kind, "seeds": seeds, "accuracy": accuracy, "bytes": size,
+                     "x_smaller": round(reference / size, 1), "ms_batch1": ms})
+
+    for kind in TFLITE_KINDS:
+        t = teacher_tflite[kind]
+        add(TEACHER, kind, "tflite", t["accuracy"], t["bytes"], t.get("ms_batch1"),
+            suffix="" if kind == TFLITE_KINDS[0] else f"-{kind}")
+    for r in compressed:
+        for kind in TFLITE_KINDS:
+            f = r[kind]
+            add(r["name"], f"{PRUNED} {kind}", "tflite", f["accuracy"], f["bytes"], f["ms_batch1"],
+                suffix="" if kind == TFLITE_KINDS[0] else f"-{kind}")
+    for r in deep:
+        add(r["name"], DEEP, "dcz", r["accuracy"], r["bytes"], seeds=len(r["seeds"]))
+    return rows
+
+
+def deep_goals(deep, rows, goal, file_target):
+    """Issue 14's goals: the teacher deep-compressed >= goal['teacher_ratio'] x smaller than its
+    float32 file with <= goal['teacher_loss'] test-accuracy loss; a file reaching `file_target`
+    (decoded, mean over seeds) >= goal['file_ratio'] x smaller."""
+    teacher = next((r for r in deep if r["name"] == TEACHER), None)
+    best = smallest(rows, file_target, size="bytes")
+    out = []
+    if teacher is not None:
+        loss = round(teacher["accuracy_before"] - teacher["accuracy"], 6)
+        out.append({"goal": f"teacher >= {goal['teacher_ratio']:g}x smaller, loss <= {100 * goal['teacher_loss']:g} "
+                            "points", "bytes": teacher["bytes"], "x_smaller": teacher["x_smaller"],
+                    "accuracy_before": teacher["accuracy_before"], "accuracy": teacher["accuracy"],
+                    "loss_points": round(100 * loss, 3),
+                    "met": teacher["x_smaller"] >= goal["teacher_ratio"] and loss <= goal["teacher_loss"] + 1e-9})
+    out.append({"goal": f"a file at >= {file_target} that is >= {goal['file_ratio']:g}x smaller",
+                "file": best and best["name"], "bytes": best and best["bytes"],
+                "x_smaller": best and best["x_smaller"], "accuracy": best and best["accuracy"],
+                "met": bool(best) and best["x_smaller"] >= goal["file_ratio"]})
+    return out
+
+
+def summarize(teacher, student, records, targets, file_target, kd_gains, compressed=(), goal_list=None,
+              files_list=None, deep_goal_list=None):
     """summary.json: the teacher, the headline student, for each accuracy target the student with
     the fewest params whose mean test accuracy over seeds reaches it (smallest_at_99, ...; its
     accuracy_min beside), `kd_gains` (from kd_gain), and the smallest file reaching `file_target`
-    (smallest_bytes_at_99)."""
+    (smallest_bytes_at_99) among `files_list` (artifacts' rows; the .tflite files if not given)."""
     everyone = records + [student]
+    if files_list is None and compressed:
+        files_list = compressed_files(compressed)
     return {
         "teacher": teacher_record(teacher),
         "student": student,
@@ -135,7 +190,8 @@ def summarize(teacher, student, records, targets, file_target, kd_gains, compres
         "kd_gain": kd_gains,
         **({"goals": goal_list} if goal_list is not None else {}),
         **({"file_target": file_target, f"smallest_bytes_at_{target_key(file_target)}":
-            smallest(compressed_files(compressed), file_target, size="bytes")} if compressed else {}),
+            smallest(files_list, file_target, size="bytes")} if files_list else {}),
+        **({"deep_goals": deep_goal_list} if deep_goal_list is not None else {}),
     }
 
 
@@ -263,6 +319,48 @@ def compress_table(compressed, teacher_tflite):
     return "\n".join(lines)
 
 
+def artifacts_table(rows):
+    """Markdown: every shipped artifact, biggest first."""
+    lines = ["| file | of | kind | seeds | test accuracy | bytes | x smaller than the teacher's float32 file | "
+             "ms/image, batch 1 (LiteRT) |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: -r["bytes"]):
+        ms = f"{r['ms_batch1']:.4f}" if r["ms_batch1"] is not None else "(not a LiteRT file)"
+        lines.append(f"| {r['name']} | {r['subject']} | {r['kind']} | {r['seeds']} | {r['accuracy']:.4f} | "
+                     f"{r['bytes']:,} | {r['x_smaller']:,.1f} | {ms} |")
+    return "\n".join(lines)
+
+
+def deep_table(deep):
+    """Markdown: each deep-compressed network: recipe, validation after each step, test, bytes by part."""
+    lines = ["| network | seeds | sparsity | bits (conv/dense/output) | validation: before, pruned, k-means, decoded | "
+             "test: before -> decoded | bytes (max) | positions | indices | floats | before Huffman |",
+             "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in deep:
+        runs = r["per_seed"]
+
+        def mean(key, runs=runs):
+            return sum(run[key] if key in run else run["sizes"][key] for run in runs) / len(runs)
+
+        b = r["recipe"]["bits"]
+        lines.append(
+            f"| {r['name']} | {len(runs)} | {mean('sparsity'):.3f} | {b['conv']}/{b['dense']}/{b['output']} | "
+            f"{mean('val_accuracy_before'):.4f}, {mean('val_accuracy_pruned'):.4f}, {mean('val_accuracy_kmeans'):.4f}, "
+            f"{mean('val_accuracy'):.4f} | {r['accuracy_before']:.4f} -> {mean_std(r)} | {r['bytes']:,} | "
+            + " | ".join(f"{round(mean(part)):,}" for part in ("gaps", "indices", "floats", "before_huffman")) + " |")
+    return "\n".join(lines)
+
+
+def deep_goals_table(goal_list):
+    lines = ["| goal | file | bytes | x smaller | test accuracy | met |", "|---|---|---:|---:|---:|---|"]
+    for g in goal_list:
+        acc = (f"{g['accuracy_before']:.4f} -> {g['accuracy']:.4f} (-{g['loss_points']:.2f} points)"
+               if "loss_points" in g else (f"{g['accuracy']:.4f}" if g["accuracy"] is not None else ""))
+        lines.append(f"| {g['goal']} | {g.get('file') or TEACHER + '.dcz'} | "
+                     f"{g['bytes']:,} | {g['x_smaller']:,.1f} | {acc} | {'yes' if g['met'] else '**no**'} |"
+                     if g["bytes"] is not None else f"| {g['goal']} | none reaches the accuracy | | | | **no** |")
+    return "\n".join(lines)
+
+
 def _row(label, r):
     if r is None:
         return f"| {label} | none reaches it | | | | | |"
@@ -294,7 +392,7 @@ def trials_table(rows):
     return "\n".join(lines)
 
 
-def report(summary, records, compressed=(), teacher_tflite=None, trial_rows=()):
+def report(summary, records, compressed=(), teacher_tflite=None, trial_rows=(), rows=(), deep=()):
     """A Markdown page: the headline numbers, then every table, for people and CI job summaries."""
     s = summary
     heads = [r for r in records if r["arch"] == HEAD]
@@ -334,15 +432,25 @@ def report(summary, records, compressed=(), teacher_tflite=None, trial_rows=()):
     elif heads:
         lines += [f"The mse column matches or beats the seed's published accuracy at every h in "
                   f"{min(SEED)}..{max(SEED)} that the grid holds.", ""]
-    if compressed:
+    if rows:
         t = s["file_target"]
         b = s[f"smallest_bytes_at_{target_key(t)}"]
-        lines += ["## Deployable files: pruned, int8, measured in the TFLite interpreter", "",
-                  "Each student is compressed from its first seed's model.", "",
-                  (f"Smallest file at >= {t}: **{b['name']}**, {b['bytes']:,} bytes ({b['ratio']:.0f}x smaller "
-                   f"than the teacher's float32 file; {b['gzip_bytes']:,} gzipped, {b['gzip_ratio']:.0f}x), "
-                   f"accuracy {b['accuracy']:.4f}." if b else f"No file reaches {t}."), "",
-                  compress_table(compressed, teacher_tflite), ""]
+        lines += ["## Every shipped artifact: teacher and students, float32, int8, pruned, deep-compressed", "",
+                  ".tflite files run in LiteRT's interpreter; a .dcz file (pruned, weight-shared, Huffman-coded: "
+                  "README, \"Deep Compression\") is decoded back into a network, and that network is scored. "
+                  "Pruned .tflite files come from a student's first seed; .dcz files from every seed (mean "
+                  "accuracy, largest file).", "",
+                  (f"Smallest file at >= {t}: **{b['name']}**, {b['bytes']:,} bytes, {b['x_smaller']:,.0f}x smaller "
+                   f"than the teacher's float32 file, test accuracy {b['accuracy']:.4f}." if b
+                   else f"No file reaches {t}."), "",
+                  artifacts_table(rows), ""]
+        if "deep_goals" in s:
+            lines += ["### Goals", "", deep_goals_table(s["deep_goals"]), ""]
+        if deep:
+            lines += ["### Deep Compression step by step (validation chose the recipes; test read once at the end)",
+                      "", deep_table(deep), ""]
+        if compressed:
+            lines += ["### Pruned .tflite files: gzip and speed", "", compress_table(compressed, teacher_tflite), ""]
     if trial_rows:
         lines += ["## What was tried on validation (bench/tune.py, bench/tuning.json)", "",
                   "Each row trained on the training split and was scored on the validation split only.", "",

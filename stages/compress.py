@@ -7,7 +7,7 @@
    pruned model is what sparsity and fine-tuning are chosen on;
 2. float32 and full-integer int8 TFLite files (int8 calibrated on compress.calibration_images
    training images); a `head` student ships with the teacher's conv layers in front;
-3. accuracy of each file run in the TFLite interpreter on the test set, bytes and gzip bytes, and
+3. accuracy of each file run in LiteRT's interpreter on the test set, bytes and gzip bytes, and
    ms per image at batch 1 and 1000 for the teacher and the student, in this one process.
 Reads params: compress. Writes data/compressed/<name>{,-int8}.tflite, metrics/compress/<name>.json.
 """
@@ -45,7 +45,8 @@ def main(argv):
     teacher_blob = C.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32))
     before = evaluation.accuracy(training.predict(student, test.x, transform=test.transform), reference.labels)
 
-    pruned = C.prune(student, students.examples(train), cfg, name)
+    pruned = C.prune(student, students.examples(train), cfg.sparsity, cfg.finetune_epochs, cfg.learning_rate,
+                     cfg.batch_size, cfg.seed, name)
     after_val = evaluation.accuracy(training.predict(pruned, val.x, transform=val.transform), val.labels)
     after = evaluation.accuracy(training.predict(pruned, test.x, transform=test.transform), reference.labels)
     teacher = files.load_model(paths.TEACHER_MODEL) if arch == names.HEAD else None

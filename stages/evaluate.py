@@ -1,6 +1,7 @@
 """Stage evaluate: gather every record -> metrics/summary.json, metrics/report.md, metrics/plots/.
 
-Reads params: evaluate, and sweep and compress.students (to know which records to expect; a missing
+Reads params: evaluate, and sweep, compress.students and deep_compress.students (to know which
+records to expect; a missing
 one is an error, a stale record of a point no longer on the grid is left out), and every grid
 point's test predictions (data/students/<name>/test_predictions.npy) for the kd/dkd vs hard tests,
 and bench/tuning.json, the validation trials the report lists beside the goals they served.
@@ -11,15 +12,19 @@ from dataclasses import dataclass
 import distill
 from distill import config, names, paths
 from distill import params as P
+from distill.recipe import DeepCompressConfig, deep_record
 
 ACCURACY = P.number(min=0, max=1)
 STUDENT_KEYS = ("name", "arch", "hidden", "widths", "loss", "params", "accuracy", "accuracy_std", "accuracy_min",
                 "val_accuracy", "compression", "agreement", "seeds", "per_seed")
 COMPRESS_KEYS = ("name", "arch", "sparsity", *names.TFLITE_KINDS)
+DEEP_KEYS = ("name", "seeds", "accuracy", "accuracy_std", "accuracy_before", "bytes", "x_smaller", "recipe", "per_seed")
 
 
 BUDGET = P.mapping({"params": P.integer(min=1), "target": ACCURACY})
 KD_GOAL = P.mapping({"params": P.integer(min=1), "gain": P.number(min=0, max=1), "networks": P.integer(min=1)})
+DEEP_GOALS = P.mapping({"teacher_ratio": P.number(min=1), "teacher_loss": P.number(min=0, max=1),
+                        "file_ratio": P.number(min=1)})
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class EvaluateConfig:
     file_target: float = P.field(ACCURACY)  # summary.json's smallest_bytes_at_<target>: the smallest file reaching it
     budgets: list = P.field(P.list_of(BUDGET, unique=False))  # within `params`, validation's pick reaches `target`
     kd_goal: dict = P.field(KD_GOAL)  # distillation beats labels only by >= gain on >= networks under params
+    deep_goals: dict = P.field(DEEP_GOALS)  # the teacher deep-compressed; a file at file_target this much smaller
 
 
 def read_record(path, keys):
@@ -45,6 +51,7 @@ def main():
     cfg = P.section("evaluate", EvaluateConfig)
     sweep = P.section("sweep", config.sweep_spec())
     compress = P.section("compress", config.CompressConfig)
+    deep_cfg = P.section("deep_compress", DeepCompressConfig)
     from distill import data, evaluation, files, plots
     from distill import report as R
 
@@ -53,6 +60,7 @@ def main():
     records = [read_record(paths.sweep_record(spec.name), STUDENT_KEYS) for spec in sweep.specs()]
     compressed = [read_record(paths.compress_record(name), COMPRESS_KEYS) for name in compress.students]
     teacher_tflite = read_record(paths.compress_record(names.TEACHER), names.TFLITE_KINDS)
+    deep = [read_record(deep_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
     actual, predicted = evaluation.read_predictions(paths.STUDENT_PREDICTIONS)
     curves = {names.TEACHER: plots.read_live(paths.live(names.TEACHER)),
               f"student {student['name']} (seed {student['seeds'][0]})":
@@ -62,12 +70,15 @@ def main():
     labels = data.load()["y_test"]
 
     gains = R.kd_gain(records, predictions, labels)
+    shipped = R.artifacts(compressed, teacher_tflite, deep)
     summary = R.summarize(teacher, student, records, cfg.targets, cfg.file_target, gains, compressed,
-                          R.goals(records, gains, cfg.budgets, cfg.kd_goal))
+                          R.goals(records, gains, cfg.budgets, cfg.kd_goal), shipped,
+                          R.deep_goals(deep, shipped, cfg.deep_goals, cfg.file_target))
     trials = R.trials(files.read_json(config.TUNING), cfg.kd_goal["params"])
     rows = R.compressed_files(compressed)
     R.write_csv(paths.plot("compressed.csv"), rows, list(rows[0]))
-    plots.accuracy_vs_bytes(rows, teacher_tflite, cfg.file_target, paths.plot("accuracy_vs_bytes.png"))
+    R.write_csv(paths.plot("artifacts.csv"), shipped, list(shipped[0]))
+    plots.accuracy_vs_bytes(shipped, cfg.file_target, paths.plot("accuracy_vs_bytes.png"))
     for loss in names.LOSSES:
         heads = sorted((r for r in records if r["arch"] == names.HEAD and r["loss"] == loss), key=lambda r: r["params"])
         R.write_csv(paths.plot(f"head_{loss}.csv"), heads,
@@ -83,7 +94,7 @@ def main():
 
     files.write_json(paths.SUMMARY, summary)
     with files.atomic_path(paths.REPORT) as tmp:
-        tmp.write_text(R.report(summary, records, compressed, teacher_tflite, trials))
+        tmp.write_text(R.report(summary, records, compressed, teacher_tflite, trials, shipped, deep))
     best = ", ".join(f"{t}: " + (f"{b['name']} ({b['params']:,} params, {b['accuracy']:.4f})" if b else "none")
                      for t in cfg.targets for b in [summary[f"smallest_at_{R.target_key(t)}"]])
     print(f"evaluate: teacher {teacher['accuracy']:.4f}; student {student['name']} {student['accuracy']:.4f} "

@@ -1,4 +1,3 @@
-import dataclasses
 
 import numpy as np
 import pytest
@@ -82,11 +81,18 @@ def test_prune_helper_hits_the_target(trained_cnn):
     model = _copy(trained_cnn[0])
     model.compile(loss=KD)
     x, targets = trained_cnn[1]
-    C.prune(model, (x, targets, None), dataclasses.replace(COMPRESS, sparsity=0.75, finetune_epochs=1, batch_size=64))
+    C.prune(model, (x, targets, None), 0.75, epochs=1, learning_rate=0.002, batch_size=64)
     assert C.sparsity(model) == pytest.approx(0.75, abs=0.01)
     one_shot = _copy(trained_cnn[0])
-    C.prune(one_shot, (x, targets, None), dataclasses.replace(COMPRESS, sparsity=0.5, finetune_epochs=0))
+    C.prune(one_shot, (x, targets, None), 0.5, epochs=0, learning_rate=0.002, batch_size=64)
     assert C.sparsity(one_shot) == pytest.approx(0.5, abs=0.01)
+    per_kernel = _copy(trained_cnn[0])
+    targets_per_kernel = [0.2, 0.4, 0.6, 0.8][:len(C.prunable(per_kernel))]
+    C.prune(per_kernel, (x, targets, None), targets_per_kernel, epochs=1, learning_rate=0.002, batch_size=64)
+    for kernel, target in zip(C.prunable(per_kernel), targets_per_kernel):
+        assert (np.asarray(kernel) == 0).mean() == pytest.approx(target, abs=1 / np.asarray(kernel).size + 1e-9)
+    with pytest.raises(ValueError, match="sparsity targets"):
+        C.prune(_copy(trained_cnn[0]), (x, targets, None), [0.5], epochs=0, learning_rate=0.002, batch_size=64)
 
 
 def test_int8_file_has_int8_weights(trained_cnn):
@@ -139,3 +145,11 @@ def test_a_tflite_file_has_the_same_bytes_for_the_same_weights(trained_cnn, tmp_
         blobs["float32"].add(C.to_tflite(loaded))
         blobs["int8"].add(C.to_tflite(loaded, int8=True, calibration=x[:50]))
     assert all(len(b) == 1 for b in blobs.values())
+
+
+def test_dropout_is_lowered_for_the_sparser_layer_after_it():
+    teacher = models.teacher()  # dropout1 0.25 before the hidden Dense, dropout2 0.5 before the logits
+    rates = C.scale_dropout(teacher, [0.5, 0.5, 0.96, 0.75])
+    assert rates == {"dropout1": pytest.approx(0.25 * 0.2), "dropout2": pytest.approx(0.5 * 0.5)}
+    assert teacher.get_layer("dropout1").rate == pytest.approx(0.05)
+    assert list(C.scale_dropout(models.student("cnn", (4, 8)), 0.5).values()) == [0.0]  # no dropout stays none

@@ -13,7 +13,7 @@ import shlex
 import pytest
 from conftest import ROOT
 
-from distill import config, data, names, paths
+from distill import config, data, names, paths, recipe
 
 PROJECT_DIRS = ("distill", "stages")
 
@@ -148,6 +148,9 @@ def _expected_outs(stage, module, args):
     if module == "stages.compress":
         (name,) = args
         return {paths.tflite(name, k) for k in kinds} | {paths.compress_record(name)}
+    if module == "stages.deep_compress":
+        (name,) = args
+        return {recipe.deep_dir(name), recipe.deep_record(name)}
     if module == "stages.evaluate":
         return {paths.SUMMARY, paths.REPORT, paths.PLOTS}
     raise AssertionError(f"stage {stage}: {module} is not known to this test; add what it writes")

@@ -99,6 +99,10 @@ def test_default_params_pass_every_stage_config():
     sweep = P.section("sweep", config.sweep_spec(), params=params)
     assert set(sweep.families) == set(names.ARCHS) and len(sweep.specs()) == 42
     assert 0 < P.section("compress", config.CompressConfig, params=params).sparsity < 1
+    from distill.recipe import DeepCompressConfig
+
+    deep = P.section("deep_compress", DeepCompressConfig, params=params)
+    assert deep.subjects[0] == names.TEACHER and deep.recipe(names.TEACHER) == deep.teacher_recipe
 
 
 def test_a_config_is_a_frozen_dataclass_of_checked_values():
@@ -206,6 +210,36 @@ def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message
     change(params)
     args = ["student"] if stage == "compress" else []
     _stage_error(run_stage(stage, tmp_path, params, args=args), stage, message)
+    assert files_under(tmp_path) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("change, args, message", [
+    (lambda d: d["student_recipe"]["bits"].update(conv=9), ["teacher"],
+     "deep_compress.student_recipe.bits.conv: must be <= 8, got 9"),
+    (lambda d: d["teacher_recipe"]["sparsity"].update(dense=1.0), ["teacher"],
+     "deep_compress.teacher_recipe.sparsity.dense: must be <= 0.999, got 1.0"),
+    (lambda d: d["teacher_recipe"]["sparsity"].update(conv=float("nan")), ["teacher"],
+     "deep_compress.teacher_recipe.sparsity.conv: must be a finite number, got nan"),
+    (lambda d: d["teacher_recipe"]["sparsity"].update(fc=0.9), ["teacher"],
+     "deep_compress.teacher_recipe.sparsity.fc: unknown key (known: conv, dense, output)"),
+    (lambda d: d["student_recipe"].pop("share_epochs"), ["teacher"],
+     "deep_compress.student_recipe.share_epochs: missing"),
+    (lambda d: d["student_recipe"].update(learning_rate=float("inf")), ["teacher"],
+     "deep_compress.student_recipe.learning_rate: must be a finite number, got inf"),
+    (lambda d: d.update(floats="float8"), ["teacher"], "deep_compress.floats: must be one of float16, float32"),
+    (lambda d: d.update(students=["cnn-8-16-kl"]), ["teacher"],
+     "deep_compress.students[0]: must be a grid point named <arch>-<widths>-<loss>"),
+    (lambda d: d.update(students=["head-4-4-kd"]), ["teacher"],
+     "deep_compress.students[0]: a head student has one hidden layer, got 2 widths"),
+    (lambda d: d.update(students=["teacher"]), ["teacher"],
+     "deep_compress.students[0]: the teacher always goes through (stage deep_compress_teacher)"),
+    (lambda d: None, ["cnn-9-kd"], "deep_compress.students: cnn-9-kd is not listed"),
+    (lambda d: None, [], "usage: python -m stages.deep_compress <teacher or student name>"),
+])
+def test_deep_compress_refuses_bad_params_before_work(tmp_path, change, args, message):
+    params = default_params()
+    change(params["deep_compress"])
+    _stage_error(run_stage("deep_compress", tmp_path, params, args=args), "deep_compress", message)
     assert files_under(tmp_path) == ["params.yaml"]
 
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from conftest import ROOT, make_dataset
 
-from distill import paths
+from distill import paths, recipe
 
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
 COPY = ["dvc.yaml", "params.yaml", "stages", "distill", ".dvcignore", ".gitignore", "bench/tuning.json"]
@@ -46,6 +46,10 @@ def shrink(params, mirror, files=None):
     params["sweep"]["sep"]["train"].update(seeds=[0], **tiny)
     params["compress"].update(students=["cnn-2-4-hard"], finetune_epochs=1, calibration_images=100,
                               repeats_batch1=3, repeats_batch1000=1)
+    d = params["deep_compress"]
+    d.update(students=["cnn-2-4-hard"])
+    for how in (d["teacher_recipe"], d["student_recipe"]):
+        how.update(prune_epochs=1, share_epochs=1, batch_size=64)
     return params
 
 
@@ -112,7 +116,8 @@ def test_repro_runs_every_stage(project):
     r = project.dvc("repro")
     assert ran(r.stdout) == {"fetch", "views", "teacher", "teacher_outputs", "student", "sweep@4-kd",
                              "sweep_mlp@8-kd", "sweep_mlp@8-hard", "sweep_cnn@2-4-hard", "sweep_sep@2-4-1-dkd",
-                             "teacher_tflite", "compress@cnn-2-4-hard", "evaluate"}
+                             "teacher_tflite", "compress@cnn-2-4-hard", "deep_compress_teacher",
+                             "deep_compress@cnn-2-4-hard", "evaluate"}
     teacher = yaml.safe_load((project.path / paths.TEACHER_RECORD).read_text())
     assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1 and 0 <= teacher["val_accuracy"] <= 1
     assert (teacher["train_images"], teacher["val_images"]) == (2500, 500)  # validation held out of training
@@ -189,6 +194,17 @@ def test_adding_a_sweep_point_trains_only_that_point(project):
     compressed = yaml.safe_load((project.path / paths.compress_record("cnn-2-4-hard")).read_text())
     assert compressed["sparsity"] == pytest.approx(params["compress"]["sparsity"], abs=0.02)
     assert (project.path / paths.tflite("cnn-2-4-hard", "int8")).stat().st_size == compressed["int8"]["bytes"]
+    deep = json.loads((project.path / recipe.deep_record("cnn-2-4-hard")).read_text())
+    dcz = project.path / recipe.deep_dir("cnn-2-4-hard") / "seed-0.dcz"
+    assert dcz.stat().st_size == deep["bytes"] and dcz.read_bytes()[:4] == b"DCZ1"
+    assert 0 <= deep["accuracy"] <= 1 and deep["per_seed"][0]["sizes"]["total"] == deep["bytes"]
+    teacher_dcz = json.loads((project.path / recipe.deep_record("teacher")).read_text())
+    assert teacher_dcz["x_smaller"] > 10 and (project.path / recipe.deep_dir("teacher") / "teacher.dcz").is_file()
+    assert [g["met"] in (True, False) for g in summary["deep_goals"]] == [True, True]
+    with open(project.path / paths.plot("artifacts.csv")) as f:
+        shipped = {r["name"] for r in csv.DictReader(f)}
+    assert shipped == {"teacher.tflite", "teacher-int8.tflite", "teacher.dcz", "cnn-2-4-hard.tflite",
+                       "cnn-2-4-hard-int8.tflite", "cnn-2-4-hard.dcz"}
     with open(project.path / paths.plot("frontier.csv")) as f:
         names = {r["name"] for r in csv.DictReader(f)}
     assert names >= {"head-4-kd", "head-5-kd", "mlp-8-kd", "cnn-2-4-hard"}
@@ -214,7 +230,10 @@ def test_adding_a_seed_retrains_only_the_points_of_that_family(project):
     params["sweep"]["cnn"]["train"]["seeds"] = [0, 1]
     project.set_params(params)
     r = project.dvc("repro")
-    assert ran(r.stdout) == {"sweep_cnn@2-4-hard", "compress@cnn-2-4-hard", "evaluate"}, r.stdout
+    assert ran(r.stdout) == {"sweep_cnn@2-4-hard", "compress@cnn-2-4-hard", "deep_compress@cnn-2-4-hard",
+                             "evaluate"}, r.stdout
+    deep = json.loads((project.path / recipe.deep_record("cnn-2-4-hard")).read_text())
+    assert deep["seeds"] == [0, 1] and len(deep["per_seed"]) == 2  # every seed gets its own file
     record = json.loads((project.path / paths.sweep_record("cnn-2-4-hard")).read_text())
     assert record["seeds"] == [0, 1] and record["accuracy_std"] is not None
     project.commit("cnn over 2 seeds")

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from test_report import compressed, rec
+from test_report import TEACHER_TFLITE, compressed, deep_record, rec
 
 from distill import plots
 from distill import report as R
@@ -38,7 +38,7 @@ def test_missing_or_damaged_curves_name_the_file(tmp_path):
 
 
 def test_accuracy_vs_bytes_is_png(tmp_path):
-    rows = R.compressed_files([compressed("cnn-a-kd", 0.992, 0.991, 37_000, 14_000)])
-    teacher = {k: {"accuracy": 0.993, "bytes": b} for k, b in (("float32", 4_800_000), ("int8", 1_200_000))}
-    plots.accuracy_vs_bytes(rows, teacher, 0.99, tmp_path / "b.png")
+    deep = [deep_record("teacher", 0.9925, 100_000, 0.993, seeds=[None]), deep_record("cnn-a-kd", 0.9905, 4_000, 0.991)]
+    rows = R.artifacts([compressed("cnn-a-kd", 0.992, 0.991, 37_000, 14_000)], TEACHER_TFLITE, deep)
+    plots.accuracy_vs_bytes(rows, 0.99, tmp_path / "b.png")
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"

@@ -141,7 +141,48 @@ def test_smallest_file_at_99_and_compress_table():
     assert s["file_target"] == 0.99 and s["smallest_bytes_at_99"]["name"] == "cnn-a-kd-int8"
     s = R.summarize(TEACHER, rec("s", 74188, 0.975), [], TARGETS, 0.98, {}, comp)
     assert s["smallest_bytes_at_98"]["name"] == "cnn-b-kd-int8"
-    assert "Smallest file at >= 0.98: **cnn-b-kd-int8**, 5,000 bytes" in R.report(s, [], comp, teacher_tflite)
+
+
+def deep_record(name, accuracy, size, before, seeds=(0, 1)):
+    run = {"val_accuracy_before": 0.99, "val_accuracy_pruned": 0.989, "val_accuracy_kmeans": 0.985,
+           "val_accuracy": 0.988, "sparsity": 0.9, "sizes": {"gaps": 100, "indices": 200, "floats": 50,
+                                                              "before_huffman": 500}}
+    return {"name": name, "seeds": list(seeds), "accuracy": accuracy, "accuracy_std": 0.001, "accuracy_before": before,
+            "bytes": size, "x_smaller": round(4_800_000 / size, 1), "per_seed": [run] * len(seeds),
+            "recipe": {"bits": {"conv": 8, "dense": 5, "output": 5}}}
+
+
+TEACHER_TFLITE = {"float32": {"accuracy": 0.993, "bytes": 4_800_000, "gzip_bytes": 4_400_000, "ms_batch1": 0.4},
+                  "int8": {"accuracy": 0.9931, "bytes": 1_200_000, "gzip_bytes": 1_000_000, "ms_batch1": 0.3}}
+
+
+def test_artifacts_cover_every_file_and_the_deep_goals():
+    comp = [compressed("cnn-a-kd", 0.992, 0.991, 37_000, 14_000)]
+    deep = [deep_record("teacher", 0.9925, 100_000, 0.993, seeds=[None]), deep_record("cnn-a-kd", 0.9905, 4_000, 0.991)]
+    rows = R.artifacts(comp, TEACHER_TFLITE, deep)
+    assert [(r["name"], r["kind"], r["teacher"]) for r in rows] == [
+        ("teacher.tflite", "float32", True), ("teacher-int8.tflite", "int8", True),
+        ("cnn-a-kd.tflite", "pruned float32", False), ("cnn-a-kd-int8.tflite", "pruned int8", False),
+        ("teacher.dcz", "deep", True), ("cnn-a-kd.dcz", "deep", False)]
+    assert rows[-1]["x_smaller"] == 1200.0 and rows[-1]["seeds"] == 2 and rows[-1]["ms_batch1"] is None
+    assert rows[0]["ms_batch1"] == 0.4
+    goals = R.deep_goals(deep, rows, {"teacher_ratio": 40, "teacher_loss": 0.001, "file_ratio": 1000}, 0.99)
+    assert goals[0]["x_smaller"] == 48.0 and goals[0]["loss_points"] == 0.05 and goals[0]["met"] is True
+    assert goals[1]["file"] == "cnn-a-kd.dcz" and goals[1]["met"] is True
+    strict = R.deep_goals(deep, rows, {"teacher_ratio": 50, "teacher_loss": 0.0004, "file_ratio": 2000}, 0.99)
+    assert [g["met"] for g in strict] == [False, False]
+    none = R.deep_goals(deep, rows, {"teacher_ratio": 40, "teacher_loss": 0.001, "file_ratio": 1000}, 0.999)
+    assert none[1]["file"] is None and none[1]["met"] is False
+    s = R.summarize(TEACHER, rec("s", 74188, 0.975), [], TARGETS, 0.99, {}, comp, None, rows, goals)
+    assert s["smallest_bytes_at_99"]["name"] == "cnn-a-kd.dcz" and s["deep_goals"] == goals
+    page = R.report(s, [], comp, TEACHER_TFLITE, (), rows, deep)
+    assert "Smallest file at >= 0.99: **cnn-a-kd.dcz**, 4,000 bytes, 1,200x smaller" in page
+    assert "| cnn-a-kd.dcz | cnn-a-kd | deep | 2 | 0.9905 | 4,000 | 1,200.0 | (not a LiteRT file) |" in page
+    assert "| teacher.tflite | teacher | float32 | 1 | 0.9930 | 4,800,000 | 1.0 | 0.4000 |" in page
+    assert "0.9930 -> 0.9925 (-0.05 points) | yes |" in page
+    assert "| cnn-a-kd | 2 | 0.900 | 8/5/5 | 0.9900, 0.9890, 0.9850, 0.9880 |" in page
+    assert "| 4,000 | 100 | 200 | 50 | 500 |" in page
+    assert "| none reaches the accuracy |" in R.deep_goals_table(none)
 
 
 def test_trials_list_the_validation_runs_of_small_standalone_networks():

@@ -50,6 +50,15 @@ def test_compress_without_the_trained_student(project):
     _refused(project, "compress", f"{paths.student_dir('student')}: no trained student 'student'", args=["student"])
 
 
+def test_deep_compress_without_the_trained_student_or_the_teacher(project):
+    params = default_params()
+    name = params["deep_compress"]["students"][0]
+    _refused(project, "deep_compress", f"{paths.student_dir(name)}: no trained student '{name}'", args=[name])
+    (project / paths.COMPRESSED).mkdir(parents=True)
+    (project / paths.tflite("teacher", "float32")).write_bytes(b"TFL3")
+    _refused(project, "deep_compress", f"{paths.TEACHER_MODEL}: not found", args=["teacher"])
+
+
 def test_evaluate_with_missing_and_damaged_records(project):
     _refused(project, "evaluate", f"{paths.TEACHER_RECORD}: not found")
     (project / paths.METRICS).mkdir()

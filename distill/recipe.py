@@ -1,0 +1,102 @@
+"""The `deep_compress` params section: which networks go through all of Deep Compression, and how.
+
+Kept out of config.py on purpose: config.py is a dependency of every training stage, so a new
+field there would retrain every student. This section is read by deep_compress (and by evaluate,
+for the list of subjects). Import-light: no TensorFlow.
+
+A subject is the teacher (always) or a listed grid point (`<arch>-<widths>-<loss>`, e.g. cnn-8-16-16-32-hard); the
+network a file decodes into is named without the loss (`teacher`, `cnn-8-16-16-32`).
+"""
+from dataclasses import dataclass
+
+from . import names
+from . import params as P
+
+# the layer kinds a recipe sets sparsity and codebook bits for: Conv2D kernels, hidden Dense kernels,
+# and the last Dense (the logits), which is small and which every class's score passes through
+LAYER_KINDS = CONV, DENSE, OUTPUT = ("conv", "dense", "output")
+FLOAT_STORAGE = ("float16", "float32")  # how biases, BatchNorm and codebooks are stored in the file
+MAX_BITS = 8  # codebook indices are coded as bytes
+
+# this stage's files; the pipeline's other paths are in paths.py, a dependency of every training stage
+DEEP_COMPRESSED, DEEP_RECORDS = "data/deep_compressed", "metrics/deep_compress"
+
+
+def deep_dir(subject):
+    """data/deep_compressed/<subject>/: teacher.dcz, or seed-<seed>.dcz for each seed of a student."""
+    return f"{DEEP_COMPRESSED}/{subject}"
+
+
+def deep_record(subject):
+    return f"{DEEP_RECORDS}/{subject}.json"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one network is deep-compressed: magnitude pruning while fine-tuning, then k-means weight
+    sharing with the centroids fine-tuned, then Huffman coding (Han et al. 2016)."""
+
+    sparsity: dict = P.field(P.mapping({k: P.number(min=0, max=0.999) for k in LAYER_KINDS}))  # share pruned
+    bits: dict = P.field(P.mapping({k: P.integer(min=1, max=MAX_BITS) for k in LAYER_KINDS}))  # 2**bits centroids
+    prune_epochs: int = P.field(P.integer(min=0))  # fine-tuning while pruning (0: one shot)
+    share_epochs: int = P.field(P.integer(min=0))  # centroid fine-tuning (0: k-means centroids as they are)
+    learning_rate: float = P.field(P.number(above=0))  # Adam, cosine-decayed, in both fine-tunings
+    batch_size: int = P.field(P.integer(min=1))
+
+
+def subject_problem(name):
+    """Why `name` is not a grid point deep_compress can take, or None."""
+    if name == names.TEACHER:
+        return "the teacher always goes through (stage deep_compress_teacher): list grid points only"
+    try:
+        spec = parse_subject(name)
+    except ValueError as e:
+        return str(e)
+    return names.widths_problem(spec.arch, spec.widths)
+
+
+def parse_subject(name):
+    """'cnn-8-16-16-32-hard' -> StudentSpec('cnn', (8, 16, 16, 32), 'hard'); ValueError otherwise."""
+    parts = name.split(names.WIDTHS_SEP)
+    if len(parts) < 3 or parts[0] not in names.ARCHS or parts[-1] not in names.LOSSES:
+        raise ValueError(f"must be a grid point named <arch>-<widths>-<loss> "
+                         f"(arch one of {', '.join(names.ARCHS)}; loss one of {', '.join(names.LOSSES)}), got '{name}'")
+    return names.StudentSpec(parts[0], names.parse_widths(names.WIDTHS_SEP.join(parts[1:-1])), parts[-1])
+
+
+def network_name(subject):
+    """The network a subject's file decodes into: 'teacher' or e.g. 'cnn-8-16-16-32'."""
+    return subject if subject == names.TEACHER else parse_subject(subject).network
+
+
+def parse_network(name):
+    """'cnn-8-16-16-32' -> ('cnn', (8, 16, 16, 32)); 'teacher' -> ('teacher', ()); ValueError otherwise."""
+    if name == names.TEACHER:
+        return names.TEACHER, ()
+    spec = parse_subject(f"{name}{names.WIDTHS_SEP}{names.HARD}")
+    return spec.arch, spec.widths
+
+
+@dataclass(frozen=True)
+class DeepCompressConfig:
+    """The `deep_compress` section. The teacher and each listed student are pruned, weight-shared and
+    Huffman-coded into one file per model (every seed of a student), which is decoded back into a
+    network and scored."""
+
+    students: list = P.field(P.list_of(P.string()))  # grid points such as cnn-8-16-16-32-hard
+    teacher_recipe: Recipe = P.field(P.config(Recipe))
+    student_recipe: Recipe = P.field(P.config(Recipe))
+    floats: str = P.field(P.choice(*FLOAT_STORAGE))  # biases, BatchNorm and codebooks in the file
+    seed: int = P.field(P.integer(min=0))  # batch order and dropout of the fine-tunings
+
+    def problems(self):
+        for i, name in enumerate(self.students):
+            if problem := subject_problem(name):
+                yield f"students[{i}]", problem
+
+    def recipe(self, subject):
+        return self.teacher_recipe if subject == names.TEACHER else self.student_recipe
+
+    @property
+    def subjects(self):
+        return [names.TEACHER, *self.students]

@@ -1,0 +1,136 @@
+"""Stage deep_compress: all of Deep Compression on one network -> Huffman-coded .dcz files, decoded and scored.
+
+    python -m stages.deep_compress teacher               the teacher (data/teacher.keras)
+    python -m stages.deep_compress <grid point>          e.g. cnn-8-16-16-32-hard: every seed's model
+
+For each model:
+1. magnitude pruning to the recipe's sparsity per layer kind, fine-tuning with the model's own loss
+   (the labels for the teacher, the cached teacher logits for a student) on the plain training images,
+   each Dropout's rate lowered for the sparser layer after it (Han et al. 2015);
+2. weight sharing: k-means codebooks of 2**bits centroids per kernel, centroids fine-tuned;
+3. the .dcz file (codec.py): relative positions, codebook indices, codebooks, Huffman coded;
+4. the file is decoded back into a fresh network, checked weight for weight against the one
+   encoded, and that decoded network is scored on the test images. Validation accuracy after each
+   step is what the recipe is chosen on.
+Reads params: deep_compress. Writes data/deep_compressed/<name>/ and metrics/deep_compress/<name>.json.
+"""
+import sys
+import time
+
+import distill
+from distill import names, paths
+from distill import params as P
+from distill.recipe import DeepCompressConfig, deep_dir, deep_record, network_name
+
+
+def main(argv):
+    cfg = P.section("deep_compress", DeepCompressConfig)
+    if len(argv) != 1:
+        raise P.ParamsError(f"usage: python -m stages.deep_compress <teacher or student name>, got {argv}")
+    name = argv[0]
+    if name not in cfg.subjects:
+        raise P.ParamsError(f"{P.PARAMS_FILE}: deep_compress.students: {name} is not listed "
+                            "(dvc.yaml's matrix and params.yaml disagree)")
+    recipe = cfg.recipe(name)
+    import keras
+    import numpy as np
+
+    from distill import codec, compression, data, evaluation, files, losses, sharing, training
+
+    mnist = data.load()
+    splits = {s: (data.images(mnist[f"x_{s}"]), mnist[f"y_{s}"]) for s in data.SPLITS}
+    if name == names.TEACHER:
+        subjects = [(None, files.load_model(paths.TEACHER_MODEL))]
+        targets, loss = mnist["y_train"], keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+        def metric():
+            return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    else:
+        seeds = paths.student_seeds(name)
+        if not seeds:
+            raise files.InputError(f"{paths.student_dir(name)}: no trained student '{name}' "
+                                   "(deep_compress.students names grid points, e.g. cnn-8-16-16-32-kd)")
+        logits = files.load_npy(paths.teacher_outputs(data.TRAIN, "logits"))
+        if logits.shape != (len(mnist["y_train"]), data.NUM_CLASSES):
+            raise files.InputError(f"{paths.teacher_outputs(data.TRAIN, 'logits')}: holds {logits.shape}, expected "
+                                   f"({len(mnist['y_train'])}, {data.NUM_CLASSES}): rerun teacher_outputs (dvc repro)")
+        targets = losses.pack_targets(mnist["y_train"], logits)
+        teacher = files.load_model(paths.TEACHER_MODEL) if name.startswith(names.HEAD) else None
+        subjects = []
+        for seed in seeds:
+            student = files.load_model(paths.student_model(name, seed))
+            loss = student.loss
+            subjects.append((seed, compression.deployable(student.name, student, teacher)))
+        metric = losses.LabelAccuracy
+    teacher_bytes = len(compression.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32)))  # the reference
+
+    def accuracy(model, split):
+        x, y = splits[split]
+        return round(evaluation.accuracy(training.predict(model, x), y), 6)
+
+    network = network_name(name)
+    runs, folder = [], deep_dir(name)
+    with files.atomic_dir(folder) as tmp:
+        for seed, model in subjects:
+            label = f"deep_compress {name}" + ("" if seed is None else f" seed {seed}")
+            start = time.time()
+            training.set_determinism(cfg.seed)
+            run = {"seed": seed, "val_accuracy_before": accuracy(model, data.VAL),
+                   "accuracy_before": accuracy(model, data.TEST)}
+            kinds = sharing.layer_kinds(model)
+            sparsity = [recipe.sparsity[k] for k in kinds]
+            run["dropout"] = compression.scale_dropout(model, sparsity)
+            model.compile(loss=loss)
+            compression.prune(model, (mnist["x_train"], targets, data.images), sparsity, recipe.prune_epochs,
+                              recipe.learning_rate, recipe.batch_size, cfg.seed, label, metric())
+            run["val_accuracy_pruned"] = accuracy(model, data.VAL)
+            shared = sharing.share(model, [recipe.bits[k] for k in kinds])
+            run["val_accuracy_kmeans"] = accuracy(model, data.VAL)
+            if recipe.share_epochs:
+                batches = training.Batches(mnist["x_train"], targets, recipe.batch_size, seed=cfg.seed,
+                                           transform=data.images)
+                sharing.finetune(model, shared, batches, loss, recipe.share_epochs, recipe.learning_rate,
+                                 metric(), label)
+            sharing.round_floats(model, shared, cfg.floats)
+            blob = sharing.encode(model, shared, network, cfg.floats)
+            file = tmp / (f"{network}.dcz" if seed is None else f"{paths.SEED_PREFIX}{seed}.dcz")
+            files.write_bytes(file, blob)
+            decoded = sharing.decode(files.read_bytes(file))
+            if not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), decoded.get_weights())):
+                raise distill.Error(f"{file}: decodes into other weights than were encoded (a codec bug)")
+            sizes = codec.sizes(blob)
+            run.update({
+                "file": f"{folder}/{file.name}", "bytes": len(blob), "sizes": sizes,
+                "sparsity": round(compression.sparsity(decoded), 4),
+                "val_accuracy": accuracy(decoded, data.VAL), "accuracy": accuracy(decoded, data.TEST),
+                "seconds": round(time.time() - start, 1)})
+            runs.append(run)
+            print(f"{label}: {len(blob):,} bytes ({teacher_bytes / len(blob):,.0f}x smaller than the teacher's "
+                  f"float32 file; {sizes['before_huffman']:,} before Huffman), sparsity {run['sparsity']:.3f}, "
+                  f"validation {run['val_accuracy_before']:.4f} -> pruned {run['val_accuracy_pruned']:.4f} -> "
+                  f"k-means {run['val_accuracy_kmeans']:.4f} -> decoded {run['val_accuracy']:.4f}; "
+                  f"test {run['accuracy_before']:.4f} -> {run['accuracy']:.4f}", file=sys.stderr, flush=True)
+
+    acc = [r["accuracy"] for r in runs]
+    record = {
+        "name": name, "network": network, "arch": subjects[0][1].name if name != names.TEACHER else names.TEACHER,
+        "params": subjects[0][1].count_params(), "seeds": [r["seed"] for r in runs],
+        "recipe": {"sparsity": recipe.sparsity, "bits": recipe.bits, "prune_epochs": recipe.prune_epochs,
+                   "share_epochs": recipe.share_epochs, "floats": cfg.floats},
+        "accuracy": round(float(np.mean(acc)), 6), "accuracy_std": round(float(np.std(acc)), 6),
+        "accuracy_min": min(acc), "val_accuracy": round(float(np.mean([r["val_accuracy"] for r in runs])), 6),
+        "accuracy_before": round(float(np.mean([r["accuracy_before"] for r in runs])), 6),
+        "bytes": max(r["bytes"] for r in runs),  # the largest seed's file: what a user must budget for
+        "teacher_float32_bytes": teacher_bytes,
+        "per_seed": runs,
+    }
+    record["loss_points"] = round(100 * (record["accuracy_before"] - record["accuracy"]), 3)
+    record["x_smaller"] = round(teacher_bytes / record["bytes"], 1)
+    files.write_json(deep_record(name), record)
+    print(f"deep_compress: {name}: {record['bytes']:,} bytes, {record['x_smaller']:,.1f}x smaller than the "
+          f"teacher's float32 file; test {record['accuracy_before']:.4f} -> {record['accuracy']:.4f} "
+          f"(mean of {len(runs)})")
+
+
+if __name__ == "__main__":
+    distill.run(lambda: main(sys.argv[1:]))
