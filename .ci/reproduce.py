@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "data" / "mnist"
 sys.path.insert(0, str(ROOT))  # run as a script: `python .ci/reproduce.py`
-from distill import paths  # noqa: E402
+from distill import names, paths  # noqa: E402
 
 
 def small(params):
@@ -42,6 +42,11 @@ def small(params):
     if "compress" in params:
         params["compress"].update(students=[paths.HEADLINE], finetune_epochs=1, calibration_images=100,
                                   repeats_batch1=3, repeats_batch1000=1)
+    if "deep_compress" in params:
+        d, cnn = params["deep_compress"], params["sweep"]["cnn"]
+        d.update(students=[f"cnn-{names.format_widths(names.parse_widths(cnn['hidden'][0]))}-{cnn['loss'][0]}"])
+        for how in (d["teacher_recipe"], d["student_recipe"]):
+            how.update(prune_epochs=1, share_epochs=1, batch_size=64)
     return params
 
 

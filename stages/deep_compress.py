@@ -37,6 +37,7 @@ def main(argv):
 
     from distill import codec, compression, data, evaluation, files, losses, sharing, training
 
+    training.set_determinism(cfg.seed)  # before loading: a loaded Dropout layer draws its seed then
     mnist = data.load()
     splits = {s: (data.images(mnist[f"x_{s}"]), mnist[f"y_{s}"]) for s in data.SPLITS}
     if name == names.TEACHER:

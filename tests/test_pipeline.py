@@ -247,11 +247,15 @@ def test_forced_teacher_rerun_leaves_everything_downstream_up_to_date(project):
     r = project.dvc("repro", "-f", "-s", "teacher")
     assert ran(r.stdout) == {"teacher"}
     assert md5(teacher) == before[teacher.name]  # same weights, same bytes
-    assert status(project) == {}  # teacher_outputs, teacher_tflite, compress, evaluate: nothing to rerun
+    assert status(project) == {}  # teacher_outputs, teacher_tflite, compress, deep_compress, evaluate: up to date
     r = project.dvc("repro", "-f", "-s", "teacher_outputs")
     assert ran(r.stdout) == {"teacher_outputs"}
     assert {p.name: md5(p) for p in [teacher, *outputs]} == before
     assert status(project) == {}
+    dcz = project.path / recipe.deep_dir("teacher") / "teacher.dcz"  # its fine-tuning runs dropout
+    before = md5(dcz)
+    assert ran(project.dvc("repro", "-f", "-s", "deep_compress_teacher").stdout) == {"deep_compress_teacher"}
+    assert md5(dcz) == before and status(project) == {}
     assert ran(project.dvc("repro").stdout) == set()
     project.commit("forced teacher rerun")
 
