@@ -150,7 +150,7 @@ def _expected_outs(stage, module, args):
         return {paths.tflite(name, k) for k in kinds} | {paths.compress_record(name)}
     if module == "stages.deep_compress":
         (name,) = args
-        return {recipe.deep_dir(name), recipe.deep_record(name)}
+        return {recipe.deep_dir(name), recipe.deep_record(name), paths.timing(f"deep_compress-{name}")}
     if module == "stages.evaluate":
         return {paths.SUMMARY, paths.REPORT, paths.PLOTS}
     raise AssertionError(f"stage {stage}: {module} is not known to this test; add what it writes")
