@@ -136,14 +136,11 @@ def accuracy_vs_bytes(rows, target, path):
     kind (float32, int8, deep-compressed .dcz); a dashed line at the accuracy `target`."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    subjects = sorted({r["subject"] for r in rows}, key=lambda s: (not any(r["teacher"] for r in rows
-                                                                         if r["subject"] == s), s))
+    teachers = sorted({r["subject"] for r in rows if r["teacher"]})
+    students = sorted({r["subject"] for r in rows} - set(teachers))
     palette = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
-    colors, i = {}, 0
-    for subject in subjects:
-        teacher = any(r["teacher"] for r in rows if r["subject"] == subject)
-        colors[subject] = "tab:red" if teacher else palette[i % len(palette)]
-        i += not teacher
+    colors = {**{t: "tab:red" for t in teachers}, **{s: palette[i % len(palette)] for i, s in enumerate(students)}}
+    subjects = teachers + students
     for subject in subjects:
         line = sorted((r for r in rows if r["subject"] == subject), key=lambda r: r["bytes"])
         teacher = line[0]["teacher"]
