@@ -1,6 +1,7 @@
 """Benchmark the pipeline: full run, incremental experiment, overhead over plain Keras, inference.
 
     python bench/run.py [--out bench/results.json] [--hidden 8] [--keep] [--inference-only CLONE]
+    python bench/run.py --grid [POINT ...] [--workers 2]     # the grid phase, serial against workers
 
 In a fresh clone of this repository (empty DVC cache), it measures and prints:
   1. wall time and peak RSS of every stage of the full default `dvc repro`, and the total;
@@ -10,6 +11,14 @@ In a fresh clone of this repository (empty DVC cache), it measures and prints:
      at batch 1 and batch 1000 (Keras, raw images in: a head student runs behind the teacher's convs);
   5. one epoch of a reference CNN, to compare this machine with the one the targets were set on;
 then writes every figure, with the machine it ran on, to --out.
+
+--grid measures the grid phase alone (issue 15): in a clone of this repository that shares its DVC
+cache (so the upstream stages are checked out, not run), the named grid points (stages or stage
+groups; default: the mlp and cnn families) are rerun with `dvc repro -s -f` one after another, then
+all together with `python -m distill.fanout run --workers N --force`. It checks that both give the
+same dvc.lock entries (wall-clock files aside), reports both times and the speed-up, projects the
+whole default run with workers from the full run's stage times above, and adds all that to --out
+under "grid" (the rest of the file stays).
 """
 import argparse
 import json
@@ -199,6 +208,87 @@ def python_json(code, arg, cwd):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+# The goals of issue 15: the grid phase with 2 workers against serial on this 2-core machine, and the
+# whole default run with workers.
+GRID_MIN_SPEEDUP = 1.25
+FULL_RUN_WITH_WORKERS_MAX_MINUTES = 30
+
+
+def lock_entries(repo, stages):
+    """The dvc.lock entries of `stages`, without the outputs that hold wall-clock figures."""
+    import yaml
+
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    clock = (paths.TIMING + "/", "metrics/compress/")
+    return {s: {**lock[s], "outs": [o for o in lock[s]["outs"] if not o["path"].startswith(clock)]} for s in stages}
+
+
+def grid(points, workers, out):
+    """The grid phase: `points` serially, then with `workers` (see the module's docstring)."""
+    from distill import fanout
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-grid-"))
+    repo = tmp / "repo"
+    try:
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
+        # share the project's cache (hard links: nothing copied) so upstream stages are checked out
+        subprocess.run(["cp", "-al", str(ROOT / ".dvc" / "cache"), str(repo / ".dvc" / "cache")], check=True)
+        subprocess.run([sys.executable, "-m", "dvc", "checkout", "-q"], cwd=repo, env=env(), check=True)
+        plan = fanout.load_plan(repo)
+        stages = [s for s in plan.select(points) if s in {u for unit in plan.units for u in unit}]
+        print(f"grid phase: {len(stages)} points in {repo}")
+        print("1. serial: `dvc repro -s -f` one after another")
+        serial, each = time.time(), {}
+        for stage in stages:
+            began = time.time()
+            r = subprocess.run([sys.executable, "-m", "dvc", "repro", "-s", "-f", stage], cwd=repo, env=env(),
+                               capture_output=True, text=True)
+            if r.returncode:
+                sys.exit(f"dvc repro -s -f {stage} failed:\n{r.stdout}{r.stderr}")
+            each[stage] = round(time.time() - began, 1)
+            print(f"  {stage:32s} {each[stage]:7.1f}s", flush=True)
+        serial = round(time.time() - serial, 1)
+        serial_lock = lock_entries(repo, stages)
+        print(f"2. {workers} workers: `python -m distill.fanout run --workers {workers} --force`")
+        began = time.time()
+        r = subprocess.run([sys.executable, "-m", "distill.fanout", "run", "--workers", str(workers), "--force",
+                            *stages], cwd=repo, env=env(), text=True)
+        if r.returncode:
+            sys.exit("the fan-out failed")
+        parallel = round(time.time() - began, 1)
+        same = lock_entries(repo, stages) == serial_lock
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    speedup = round(serial / parallel, 3)
+    result = json.loads(Path(out).read_text()) if Path(out).is_file() else {}
+    full = dict(result.get("full_run", {}).get("stages", {}))  # a copy: full_run stays as measured
+    projected = None
+    if full:  # upstream and downstream as measured; the units' stages sped up by the measured factor
+        for name in plan.deps:  # stages newer than that run: the seconds they record themselves
+            if name not in full and name.startswith("deep_compress"):
+                record = ROOT / paths.timing("deep_compress-" + (name.split("@")[1] if "@" in name else "teacher"))
+                full[name] = {"seconds": json.loads(record.read_text())["seconds"]}
+        unit_seconds = sum(full.get(s, {}).get("seconds", 0) for u in plan.units for s in u)
+        other = sum(v["seconds"] for v in full.values()) - unit_seconds
+        projected = round((other + unit_seconds / speedup) / 60, 1)
+    result["grid"] = {
+        "machine": machine(), "points": stages, "workers": workers,
+        "serial_seconds": serial, "workers_seconds": parallel, "speedup": speedup,
+        "identical_lock_entries": same, "serial_stage_seconds": each,
+        "full_run_with_workers_minutes_projected": projected,
+        "projection": "full_run's stage times, with the grid units' divided by the measured speed-up (not run)",
+        "targets": {"speedup_min": GRID_MIN_SPEEDUP, "speedup_met": speedup >= GRID_MIN_SPEEDUP and same,
+                    "full_run_with_workers_max_minutes": FULL_RUN_WITH_WORKERS_MAX_MINUTES},
+    }
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"grid phase: serial {serial:.0f}s, {workers} workers {parallel:.0f}s: {speedup:.2f}x "
+          f"(goal >= {GRID_MIN_SPEEDUP}x), identical dvc.lock entries: {same}")
+    if projected:
+        print(f"whole default run with {workers} workers, projected: {projected} min "
+              f"(goal <= {FULL_RUN_WITH_WORKERS_MAX_MINUTES})")
+    print(f"written: {out} (grid)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
@@ -206,7 +296,13 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temporary clone")
     ap.add_argument("--inference-only", metavar="CLONE", type=Path,
                     help="re-measure only step 4 in a clone kept by --keep, and update --out in place")
+    ap.add_argument("--grid", nargs="*", metavar="POINT",
+                    help="measure only the grid phase, for these stages or stage groups (default: sweep_mlp sweep_cnn)")
+    ap.add_argument("--workers", type=int, default=2, help="workers for --grid (default 2)")
     args = ap.parse_args()
+    if args.grid is not None:
+        grid(args.grid or ["sweep_mlp", "sweep_cnn"], args.workers, args.out)
+        return
     if args.inference_only:
         result = json.loads(Path(args.out).read_text())
         result["inference"] = inference(args.inference_only)

@@ -172,3 +172,16 @@ def test_every_data_dep_is_another_stages_output():
             elif not d.endswith(".py"):  # a file some stage writes, or a folder of such files
                 assert d in produced or any(o.startswith(d + "/") for o in produced), \
                     f"stage {stage}: depends on {d}, which no stage writes"
+
+
+def test_every_stage_but_evaluate_can_be_restored_from_the_run_cache():
+    """DVC saves a stage to the run-cache only if every output is cached or is a metric or plot
+    (dvc/stage/__init__.py, Stage.run: `no_cache_outs`). A git-tracked plain out would make every
+    runner of the fan-out (distill/fanout.py) train that stage again instead of restoring it."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        for s in repo.index.stages:
+            plain = [o.def_path for o in s.outs if not o.use_cache and not (o.is_metric or o.is_plot)]
+            if s.addressing != "evaluate":  # downstream of everything: the gather step runs it anyway
+                assert not plain, f"stage {s.addressing}: uncached outs {plain} keep it out of the run-cache"

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from conftest import ROOT, make_dataset
 
+from distill import fanout as fan
 from distill import paths, recipe
 
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
@@ -364,3 +365,76 @@ def test_shared_remote_push_then_pull_into_a_clean_clone(project, tmp_path):
     assert other.dvc("status").stdout.strip().endswith("Data and pipelines are up to date.")
     r = other.dvc("repro")
     assert ran(r.stdout) == set()
+
+
+# --- beyond one machine: workers and runners (issue 15) ------------------------------------------------
+
+def commit_of(project, message):
+    return project.run("git", "log", "--format=%H", f"--grep=^{message}$").stdout.split()[0]
+
+
+CLOCK = re.compile(r"(^|[._])(ms|speedup)_")  # latency figures in the compress records: wall-clock too
+
+
+def lock_without_clock(text):
+    """dvc.lock's stages, minus the files that hold wall-clock figures (metrics/timing/*, the latencies
+    in metrics/compress/*), which differ on every run; metrics_diff_without_clock checks the rest of those."""
+    stages = yaml.safe_load(text)["stages"]
+    for stage in stages.values():
+        stage["outs"] = [o for o in stage.get("outs", []) if not o["path"].startswith(("metrics/timing/",
+                                                                                          "metrics/compress/"))]
+    return stages
+
+
+def fanout(project, *args):
+    r = project.run(sys.executable, "-m", "distill.fanout", *args)
+    assert "Unable to acquire lock" not in r.stdout + r.stderr
+    return r
+
+
+def test_three_runners_with_two_workers_each_share_the_grid_through_a_remote(project, tmp_path):
+    """The CI fan-out (.github/workflows/grid.yml), with clones for runners and a folder for the remote:
+    one runner does the upstream, three split the grid (two workers each, in one workspace), then a
+    fresh clone's `dvc repro --pull` restores every stage from the remote's run-cache and runs only
+    evaluate; its dvc.lock and metrics equal the serial run's (test_repro_runs_every_stage)."""
+    start, serial = commit_of(project, "pipeline, shrunk"), commit_of(project, "first run")
+    remote = tmp_path / "remote"
+
+    def runner(name):
+        path = tmp_path / name
+        project.run("git", "clone", "-q", str(project.path), str(path))
+        r = Project(path)
+        r.run("git", "checkout", "-q", start)  # no dvc.lock: params DVC has not seen, only the run-cache helps
+        r.dvc("remote", "add", "-d", "store", str(remote))
+        return r
+
+    plan = runner("plan")
+    upstream = fan.load_plan(plan.path).upstream
+    out = fanout(plan, "run", "--upstream", "--pull", "--workers", "2").stdout
+    assert f"{len(upstream)} stages in" in out and f"{len(upstream)} ran" in out, out
+    assert "git-tracked outputs" in fanout(plan, "push").stdout
+    shares = json.loads(fanout(plan, "plan", "--shares", "3", "--json").stdout)
+    assert [s["share"] for s in shares] == ["1/3", "2/3", "3/3"]
+    serial_lock = lock_without_clock(project.run("git", "show", f"{serial}:dvc.lock").stdout)
+    for share in shares:
+        r = runner(f"runner-{share['share'][0]}")
+        mine = share["stages"].split()
+        needs = set(fan.load_plan(r.path).closure(mine)) - set(mine)
+        out = fanout(r, "run", "--share", share["share"], "--pull", "--workers", "2").stdout
+        assert f"{len(mine)} ran, {len(needs)} restored" in out, out  # what it needs: not trained again
+        lock = lock_without_clock((r.path / "dvc.lock").read_text())
+        assert set(lock) == set(mine) | needs  # no lost entry
+        assert all(lock[s] == serial_lock[s] for s in lock)  # two at a time, same bytes as one at a time
+        assert set(lock) - {"evaluate"} <= set(serial_lock)
+        fanout(r, "push")
+    gather = runner("gather")
+    r = gather.dvc("repro", "--pull")
+    assert ran(r.stdout) == {"evaluate"}, r.stdout  # everything else restored from the run-cache
+    restored = set(re.findall(r"Stage '([^']+)' is cached - skipping run", r.stdout))
+    assert restored == set(serial_lock) - {"evaluate"}
+    lock = lock_without_clock((gather.path / "dvc.lock").read_text())
+    serial_lock.pop("evaluate")  # it reads the compress records' latencies
+    assert {s: v for s, v in lock.items() if s != "evaluate"} == serial_lock
+    diff = json.loads(gather.dvc("metrics", "diff", serial, "--json").stdout or "{}")
+    changed = [f"{f}: {k}" for f, keys in diff.items() for k in keys]
+    assert all(CLOCK.search(c.split(": ")[1]) for c in changed), changed  # every result equal, bar latencies
