@@ -45,14 +45,15 @@ def dom_id(name):
 
 
 def declared_plots(project):
-    """{div id: "vega" | "image"} for every plot in dvc.yaml's top-level `plots:`; DVC draws a folder entry
-    as one plot per file in it."""
+    """{div id: "vega" | "image"} for every plot in dvc.yaml: the top-level `plots:` and the stages' plot
+    outputs; DVC draws a folder entry as one plot per file in it."""
     from dvc.dvcfile import load_file
     from dvc.repo import Repo
 
     plots = {}
     with Repo(str(project)) as repo:
-        entries = load_file(repo, "dvc.yaml").plots  # with ${...} resolved from params.yaml, as DVC draws them
+        entries = list(load_file(repo, "dvc.yaml").plots)  # ${...} resolved from params.yaml, as DVC draws them
+        entries += [o.def_path for s in repo.index.stages for o in s.outs if o.is_plot]  # stages' plot outputs
     for entry in entries:
         name = entry if isinstance(entry, str) else next(iter(entry))
         path = project / name
