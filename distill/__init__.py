@@ -51,9 +51,13 @@ class Error(Exception):
 
 
 def run(main):
-    """Run a stage's main(); report our errors as one clean line and exit 1, nothing written."""
+    """Run a stage's main() with TensorFlow's thread count from params (runtime.py: it decides the
+    bytes); report our errors as one clean line and exit 1, nothing written."""
     with _without_tf_noise():
         try:
+            from . import runtime  # here, not at the top: params.py imports this package
+
+            runtime.pin_threads()
             main()
         except Error as e:
             name = getattr(sys.modules.get("__main__"), "__spec__", None)

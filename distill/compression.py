@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from . import files, losses, models, training
+from . import files, losses, models, names, paths, training
 from .names import COSINE, HEAD
 
 
@@ -118,8 +118,9 @@ def scale_dropout(model, sparsity):
 
 def prune(model, examples, sparsity, epochs, learning_rate, batch_size, seed=0, label="prune", metric=None):
     """Prune the kernels of `model` to `sparsity` (one share, or one per prunable kernel) while
-    fine-tuning on `examples` = (x, targets, transform) with its own compiled loss for `epochs`
-    epochs of `batch_size` (Adam at `learning_rate`, cosine-decayed; batches shuffled by `seed`);
+    fine-tuning on `examples` = (x, targets, transform), or ready training.Batches of cached views,
+    with its own compiled loss for `epochs` epochs of `batch_size` (Adam at `learning_rate`,
+    cosine-decayed; batches shuffled by `seed`);
     with 0 epochs, prune in one shot without fine-tuning. `metric` is the accuracy the progress
     lines show: losses.LabelAccuracy for packed student targets (the default), "accuracy" for labels."""
     if epochs == 0:
@@ -127,8 +128,7 @@ def prune(model, examples, sparsity, epochs, learning_rate, batch_size, seed=0, 
         for kernel, target in zip(kernels, kernel_targets(sparsity, len(kernels))):
             kernel.assign(np.asarray(kernel) * magnitude_mask(np.asarray(kernel), target))
         return model
-    x, targets, transform = examples
-    batches = training.Batches(x, targets, batch_size, seed=seed, transform=transform)
+    batches = training.batches(examples, batch_size, seed)
     steps = len(batches) * epochs
     model.compile(optimizer=keras.optimizers.Adam(training.learning_rate(learning_rate, COSINE, steps)),
                   loss=model.loss, metrics=[metric or losses.LabelAccuracy()])
@@ -231,6 +231,13 @@ def weight_dtypes(tflite):
         if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             out.setdefault(op["op_name"], []).append(np.dtype(tensors[op["inputs"][1]]["dtype"]).name)
     return out
+
+
+def write_record(name, record):
+    """A compress (or teacher_tflite) record: in full beside the .tflite files, and its headline, with
+    the int8 file's accuracy and bytes as its own (what ships), in the metrics file dvc.yaml declares."""
+    files.write_json(paths.compress_full_record(name), record)
+    files.write_json(paths.compress_record(name), names.headline({**record, **record[names.INT8]}))
 
 
 def gzip_size(data):

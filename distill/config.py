@@ -57,7 +57,7 @@ class FamilyConfig:
 class SweepConfig:
     """The `sweep` section: a grid per student family; each point is its own DVC stage."""
 
-    families: dict  # arch -> FamilyConfig, for every arch in names.ARCHS
+    families: dict  # arch -> FamilyConfig, for the families params.yaml grids
 
     def problems(self):
         for arch, family in self.families.items():
@@ -74,11 +74,17 @@ class SweepConfig:
 
 
 def sweep_spec():
-    """The spec that reads the `sweep` section into a SweepConfig."""
-    families = P.mapping({arch: P.config(FamilyConfig) for arch in names.ARCHS})
+    """The spec that reads the `sweep` section into a SweepConfig: a grid for any of the families in
+    names.ARCHS (the default pipeline grids head and mlp, the study mlp, cnn and sep), at least one."""
+    family = P.config(FamilyConfig)
 
     def check(value, key, path):
-        sweep = SweepConfig(families(value, key, path))
+        if not isinstance(value, dict) or not value:
+            P.fail(path, key, f"must map one or more of {', '.join(names.ARCHS)} to a grid, got {P._show(value)}")
+        unknown = sorted(str(k) for k in value if k not in names.ARCHS)
+        if unknown:
+            P.fail(path, f"{key}.{unknown[0]}", f"unknown family (known: {', '.join(names.ARCHS)})")
+        sweep = SweepConfig({arch: family(value[arch], f"{key}.{arch}", path) for arch in names.ARCHS if arch in value})
         for sub, message in sweep.problems():
             P.fail(path, f"{key}.{sub}", message)
         return sweep

@@ -268,3 +268,9 @@ def load(path=paths.MNIST):
 def images(x):
     """uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1], the input every pixel model takes."""
     return (np.asarray(x, dtype=np.float32) / 255.0)[..., None]
+
+
+def one_hot(labels, classes=NUM_CLASSES):
+    """float32 (n, classes): each class index as weights over the classes, all on its own. The one
+    place a label becomes weights: packed targets and the mixup blends of the views start from it."""
+    return np.eye(classes, dtype=np.float32)[np.asarray(labels).astype(np.int64)]

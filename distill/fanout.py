@@ -1,8 +1,8 @@
 """Run the pipeline's independent stages side by side: N workers on one machine, or shares across many.
 
-    python -m distill.fanout run [-w N] [--cores-per-worker C] [--tf-threads T] [--pull] [--force]
+    python -m distill.fanout run [-p PIPELINE] [-w N] [--cores-per-worker C] [--pull] [--force]
                                  [--share K/M | --upstream] [STAGE ...]
-    python -m distill.fanout plan [--shares M] [--json]
+    python -m distill.fanout plan [-p PIPELINE] [--shares M] [--json]
     python -m distill.fanout push [-r REMOTE]
 
 DVC has no `repro --jobs`, but each stage can be reproduced on its own: `dvc --wait-for-lock repro -s
@@ -11,10 +11,13 @@ one such process per stage, at most N at once, each as soon as every stage it de
 DVC still decides whether a stage runs, is skipped as up to date, or is restored from the run-cache,
 and writes its dvc.lock entry itself, so the outcome is that of a serial `dvc repro`.
 
-Every worker keeps the TensorFlow thread count a serial run uses (default: this machine's cores):
+PIPELINE is the dvc.yaml whose stages are run (default: the root's, the default pipeline;
+`study/dvc.yaml` the study, whose stages are then named `study/dvc.yaml:STAGE`, as `dvc repro` takes them).
+
+Every stage sets TensorFlow's thread count from its params (`runtime.tf_threads`), whatever runs it:
 TensorFlow's CPU results depend on how many threads split each op, not on how many cores run them,
-so the bytes equal a serial run's. A worker is pinned to its own cores when they are at least its
-threads (`--cores-per-worker`, or `--tf-threads 1`: faster to start, other bytes than a serial run).
+so the bytes equal a serial run's. A worker is pinned to its own cores when they are at least those
+threads (`--cores-per-worker`).
 
 The DAG in parts, the same for every run of the same dvc.yaml:
   upstream    what the grid needs (fetch ... teacher_outputs): the stages grid points depend on;
@@ -40,6 +43,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+PIPELINE = "dvc.yaml"  # the default pipeline; the study is study/dvc.yaml
 LOG_DIR = Path(".dvc") / "tmp" / "fanout"  # one log per stage (.dvc/tmp is git-ignored)
 COSTS = Path("bench") / "results.json"  # its full_run.stages.<stage>.seconds: how long each stage took
 OUTCOMES = (  # DVC's own words for what it did with a stage, most telling first
@@ -63,6 +67,11 @@ class Plan:
     units: list  # lists of stage names, in dvc.yaml's order
     downstream: list
     seconds: dict  # stage name -> expected seconds
+    readers: dict = None  # the graph inverted: stage name -> the names that depend on it (from deps if not given)
+
+    def __post_init__(self):
+        if self.readers is None:
+            object.__setattr__(self, "readers", _invert(self.deps))
 
     def closure(self, names):
         """`names` and every stage they depend on, in an order that runs dependencies first."""
@@ -83,22 +92,27 @@ class Plan:
         """The stages `run`'s targets name: a stage's name, or a matrix/foreach group's (every point)."""
         chosen = []
         for target in targets:
-            match = [n for n in self.deps if n == target or n.split("@", 1)[0] == target]
+            match = [n for n in self.deps
+                     if target in {n, n.split("@", 1)[0], _bare(n), _bare(n).split("@", 1)[0]}]
             if not match:
                 raise FanoutError(f"no stage or stage group named '{target}' in dvc.yaml")
             chosen += [m for m in match if m not in chosen]
         return chosen
 
 
-def load_plan(root="."):
-    """Read dvc.yaml's stages through DVC (so matrix/foreach expand exactly as `dvc repro` sees them),
-    and each stage's expected time from COSTS when there is one."""
+def load_plan(root=".", pipeline=PIPELINE):
+    """Read the stages of `pipeline` (a dvc.yaml) through DVC (so matrix/foreach expand exactly as
+    `dvc repro` sees them), and each stage's expected time from COSTS when there is one."""
     from dvc.repo import Repo
 
+    if not (Path(root) / pipeline).is_file():
+        raise FanoutError(f"{pipeline}: no such pipeline file (run from the project's root)")
     with contextlib.chdir(root), Repo(".") as repo:  # stage names as `dvc repro` run from root takes them
         graph = repo.index.graph  # edges run from a stage to each stage it depends on
-        order = [s.addressing for s in repo.index.stages]
-        deps = {s.addressing: sorted((d.addressing for d in graph.successors(s)), key=order.index) for s in graph}
+        ours = [s for s in repo.index.stages if Path(s.dvcfile.relpath) == Path(pipeline)]
+        order = [s.addressing for s in ours]
+        deps = {s.addressing: sorted((d.addressing for d in graph.successors(s) if d.addressing in order),
+                                     key=order.index) for s in ours}
     deps = {name: deps[name] for name in order}
     grid = {n for n in order if "@" in n}
     up = {d for g in grid for d in _reach(deps, g)} - grid
@@ -117,7 +131,7 @@ def load_plan(root="."):
     known = _costs(Path(root) / COSTS)
     mean = sum(known.values()) / len(known) if known else 1.0
     seconds = {n: known.get(n, mean) for n in order}
-    return Plan(deps, [n for n in order if n in up], units, [n for n in order if n in down], seconds)
+    return Plan(deps, [n for n in order if n in up], units, [n for n in order if n in down], seconds, readers)
 
 
 def _costs(path):
@@ -146,6 +160,48 @@ def _invert(edges):
     return out
 
 
+def on_the_clock(path):
+    """Whether an output holds wall-clock figures, which differ on every run: a stage's timing file,
+    or a compress record in full (its latencies)."""
+    from . import paths
+
+    return path.startswith(paths.TIMING + "/") or path == paths.compress_full_record(Path(path).stem)
+
+
+def lock_without_clock(text, stages=None):
+    """dvc.lock's entries (of `stages`, or all), without the outputs on_the_clock: what two runs that
+    made the same files agree on."""
+    import yaml
+
+    lock = yaml.safe_load(text)["stages"]
+    return {s: {**lock[s], "outs": [o for o in lock[s].get("outs", []) if not on_the_clock(o["path"])]}
+            for s in (lock if stages is None else stages)}
+
+
+def _bare(name):
+    """study/dvc.yaml:sep@8-24-2-kd-0 -> sep@8-24-2-kd-0: a stage's name inside its pipeline."""
+    return name.rsplit(":", 1)[-1]
+
+
+def _log(log_dir, stage):
+    """A stage's log file: its name with the pipeline's path folded into it (no '/' or ':')."""
+    return log_dir / (stage.replace("/", "_").replace(":", "_") + ".log")
+
+
+def _threads(pipeline):
+    """runtime.tf_threads of the params file beside `pipeline`: what each of its stages will use."""
+    from . import Error, runtime
+    from . import params as P
+
+    path = Path(pipeline).parent / P.PARAMS_FILE
+    try:
+        if not path.is_file() or runtime.SECTION not in (P.load(path) or {}):
+            return 1  # a pipeline without TensorFlow stages: nothing to keep together
+        return runtime.config(str(path)).tf_threads
+    except Error as e:
+        raise FanoutError(str(e)) from None
+
+
 def parse_share(text):
     m = re.fullmatch(r"(\d+)/(\d+)", text or "")
     if not m or not 1 <= int(m[1]) <= int(m[2]):
@@ -157,7 +213,7 @@ def outcome(log):
     return next((word for word, sign in OUTCOMES if sign in log), "done")
 
 
-def run(plan, stages, workers, cores_per_worker=1, tf_threads=None, pull=False, force=(),
+def run(plan, stages, workers, cores_per_worker=1, threads=1, pull=False, force=(),
         keep_going=False, root=".", echo=print):
     """Reproduce `stages` (closed under dependencies) with at most `workers` `dvc repro -s` at once;
     those in `force` even when up to date.
@@ -168,11 +224,9 @@ def run(plan, stages, workers, cores_per_worker=1, tf_threads=None, pull=False, 
     """
     root = Path(root)
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    threads = tf_threads or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0) or os.cpu_count()
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "DVC_NO_ANALYTICS": "1"}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}  # each stage sets its TensorFlow threads (runtime.py)
     log_dir = root / LOG_DIR
     log_dir.mkdir(parents=True, exist_ok=True)
-    readers = _invert(plan.deps)
     waiting = {s: {d for d in plan.deps[s] if d in stages} for s in stages}
     free, running, done, left_out = list(range(workers)), {}, {}, set()
     start, width = time.monotonic(), max(map(len, stages), default=0)
@@ -186,7 +240,7 @@ def run(plan, stages, workers, cores_per_worker=1, tf_threads=None, pull=False, 
         cores = [cpus[(slot * cores_per_worker + i) % len(cpus)] for i in range(cores_per_worker)] if pin else []
         cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "-s",
                *(["--pull"] if pull else []), *(["--force"] if stage in force else []), stage]
-        with open(log_dir / f"{stage}.log", "w") as log:  # the child keeps its own copy of the descriptor
+        with open(_log(log_dir, stage), "w") as log:  # the child keeps its own copy of the descriptor
             proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
         running[proc] = (stage, slot, time.monotonic())
@@ -196,12 +250,12 @@ def run(plan, stages, workers, cores_per_worker=1, tf_threads=None, pull=False, 
     def finish(proc):
         stage, slot, began = running.pop(proc)
         free.append(slot)
-        text = (log_dir / f"{stage}.log").read_text(errors="replace")
+        text = (_log(log_dir, stage)).read_text(errors="replace")
         if proc.returncode:
             done[stage] = "failed"
-            left_out.update(r for r in _reach(readers, stage) if waiting.pop(r, None) is not None)
+            left_out.update(r for r in _reach(plan.readers, stage) if waiting.pop(r, None) is not None)
             tail = "\n".join("    " + line for line in text.strip().splitlines()[-15:])
-            echo(f"stage '{stage}' failed (exit {proc.returncode}); log {log_dir / (stage + '.log')}:\n{tail}")
+            echo(f"stage '{stage}' failed (exit {proc.returncode}); log {_log(log_dir, stage)}:\n{tail}")
             return
         done[stage] = outcome(text)
         for deps in waiting.values():
@@ -265,12 +319,11 @@ def parser():
     r = sub.add_parser("run", help="reproduce stages with N workers (`dvc repro -s` each)")
     r.add_argument("stages", nargs="*", metavar="STAGE",
                    help="stages or stage groups (e.g. sweep_sep) with what they depend on (default: all)")
+    r.add_argument("-p", "--pipeline", default=PIPELINE, help=f"the dvc.yaml to run (default: {PIPELINE})")
     r.add_argument("-w", "--workers", type=int, help="stages at once (default: cores / cores per worker)")
     r.add_argument("--cores-per-worker", type=int, default=1,
-                   help="cores each worker gets; it is pinned to them if they are at least --tf-threads (default 1)")
-    r.add_argument("--tf-threads", type=int,
-                   help=f"TensorFlow intra-op threads per stage (default: $TF_NUM_INTRAOP_THREADS or {os.cpu_count()},"
-                        " what a serial run uses here; the bytes depend on it)")
+                   help="cores each worker gets; it is pinned to them if they are at least the params' "
+                        "runtime.tf_threads (default 1)")
     part = r.add_mutually_exclusive_group()
     part.add_argument("--share", help="K/M: only share K of M (see `plan`) and what it depends on")
     part.add_argument("--upstream", action="store_true", help="only the stages the grid depends on")
@@ -282,6 +335,7 @@ def parser():
     u = sub.add_parser("push", help="`dvc push --run-cache` and the run-cache's git-tracked outputs")
     u.add_argument("-r", "--remote", help="remote name (default: the default remote)")
     p = sub.add_parser("plan", help="print the parts and the shares")
+    p.add_argument("-p", "--pipeline", default=PIPELINE, help=f"the dvc.yaml to plan (default: {PIPELINE})")
     p.add_argument("--shares", type=int, default=1, help="split the units into M shares (default 1)")
     p.add_argument("--json", action="store_true", help="one line of JSON: a GitHub Actions matrix `include`")
     ap.set_defaults(cores=cores)
@@ -291,7 +345,7 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        for flag in ("workers", "cores_per_worker", "tf_threads", "shares"):
+        for flag in ("workers", "cores_per_worker", "shares"):
             value = getattr(args, flag, None)
             if value is not None and value < 1:
                 raise FanoutError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
@@ -301,7 +355,7 @@ def main(argv=None):
         if args.command == "push":
             print(f"pushed the run-cache, the cached outputs and {push(args.remote)} git-tracked outputs")
             return 0
-        plan = load_plan()
+        plan = load_plan(pipeline=args.pipeline)
         if args.command == "plan":
             shares = plan.shares(args.shares)
             if args.json:
@@ -324,7 +378,8 @@ def main(argv=None):
         else:
             named = plan.select(args.stages) if args.stages else list(plan.deps)
         workers = args.workers or max(1, args.cores // args.cores_per_worker)
-        run(plan, plan.closure(named), workers, args.cores_per_worker, args.tf_threads, args.pull,
+        threads = _threads(args.pipeline)
+        run(plan, plan.closure(named), workers, args.cores_per_worker, threads, args.pull,
             set(named) if args.force else (), args.keep_going)
     except FanoutError as e:
         print(f"fanout: {e}", file=sys.stderr)

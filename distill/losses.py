@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from .data import one_hot
 from .names import DKD, HARD, KD, LOSSES, MSE
 
 
@@ -16,7 +17,7 @@ def pack_targets(labels, teacher_logits):
     logits -> (n, 2c) float32 targets."""
     labels, teacher_logits = np.asarray(labels), np.asarray(teacher_logits, dtype=np.float32)
     if labels.ndim == 1:
-        labels = np.eye(teacher_logits.shape[1], dtype=np.float32)[labels.astype(np.int64)]
+        labels = one_hot(labels, teacher_logits.shape[1])
     return np.concatenate([labels.astype(np.float32), teacher_logits], axis=1)
 
 
@@ -29,6 +30,12 @@ def _split(y_true):
 def _unpack(y_true, y_pred):
     """(student logits as float32, label weights (n, c), teacher logits) from packed targets."""
     return ops.cast(y_pred, "float32"), *_split(y_true)
+
+
+def _label_class(weights):
+    """The class of each label's larger share (a mixup view's): its index, and as a one-hot mask."""
+    index = ops.argmax(weights, axis=-1)
+    return index, ops.one_hot(index, weights.shape[-1])
 
 
 def _cross_entropy(weights, logits):
@@ -126,7 +133,7 @@ class DecoupledKD(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         student, labels, teacher = _unpack(y_true, y_pred)
-        target = ops.one_hot(ops.argmax(labels, axis=-1), labels.shape[-1])  # a mixup view's larger share
+        _, target = _label_class(labels)
         t, eps = self.temperature, 1e-7
         p_s = ops.sum(ops.softmax(student / t) * target, axis=-1)
         p_t = ops.sum(ops.softmax(teacher / t) * target, axis=-1)
@@ -167,5 +174,5 @@ class LabelAccuracy(keras.metrics.MeanMetricWrapper):
 
 
 def _label_accuracy(y_true, y_pred):
-    labels = ops.cast(ops.argmax(_split(y_true)[0], axis=-1), "int32")
+    labels = ops.cast(_label_class(_split(y_true)[0])[0], "int32")
     return ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), labels), "float32")

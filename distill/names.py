@@ -16,6 +16,13 @@ OPTIMIZERS = ADAM, SGD, RMSPROP, ADADELTA = ("adam", "sgd", "rmsprop", "adadelta
 SCHEDULES = CONSTANT, COSINE = ("constant", "cosine")
 FEATURE_DTYPES = ("float16", "float32")
 TFLITE_KINDS = FLOAT32, INT8 = ("float32", "int8")
+# what each stage's declared metrics file keeps of its record (those it has): `dvc metrics show`'s columns
+HEADLINE_KEYS = ("accuracy", "accuracy_std", "val_accuracy", "params", "bytes")
+
+
+def headline(record):
+    """The HEADLINE_KEYS of a record, those it has, in that order."""
+    return {k: record[k] for k in HEADLINE_KEYS if k in record}
 
 # --- widths: "8-16-32" in params, stage names, file names and records ---------------------------------
 

@@ -54,6 +54,13 @@ def fail(path, key, message):
     raise ParamsError(f"{path}: {key}: {message}")
 
 
+def listed(value, options, key, shown=None, path=PARAMS_FILE):
+    """Refuse a stage's command-line argument that is not among `options`, the points `key` lists:
+    dvc.yaml's matrix builds the argument from the same params, so the two files disagree."""
+    if value not in options:
+        fail(path, key, f"{shown or value} is not listed (dvc.yaml's matrix and params.yaml disagree)")
+
+
 # --- config dataclasses -------------------------------------------------------------------------------
 
 

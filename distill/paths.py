@@ -18,6 +18,10 @@ STUDENTS = f"{DATA}/students"
 COMPRESSED = f"{DATA}/compressed"
 
 HEADLINE = "student"  # the headline student's file stem: data/students/student.keras
+# Each stage's record in two files: the whole of it beside the model (DVC-cached: TEACHER_FULL_RECORD,
+# student_full_record, compress_full_record, recipe.deep_full_record), and its names.HEADLINE_KEYS in
+# the metrics file below that dvc.yaml declares, so `dvc metrics show` lists a few columns, not hundreds.
+TEACHER_FULL_RECORD = f"{DATA}/teacher.json"
 TEACHER_RECORD = f"{METRICS}/teacher.json"
 STUDENT_RECORD = f"{METRICS}/{HEADLINE}.json"
 STUDENT_PREDICTIONS = f"{METRICS}/student_predictions.csv"
@@ -53,6 +57,18 @@ def student_seeds(name):
     return sorted(int(s[len(SEED_PREFIX):]) for s in stems if s[len(SEED_PREFIX):].isdigit())
 
 
+RECORD_FILE = "record.json"  # a full record's name in the folder of what it describes
+
+
+def student_full_record(name):
+    return f"{student_dir(name)}/{RECORD_FILE}"
+
+
+def student_train(name):
+    """data/students/<name>/train.json: the TrainConfig it trained with; compress fine-tunes the same way."""
+    return f"{student_dir(name)}/train.json"
+
+
 def test_predictions(name):
     """data/students/<name>/test_predictions.npy: (seeds, test images) predicted classes, int8."""
     return f"{student_dir(name)}/test_predictions.npy"
@@ -72,6 +88,11 @@ def sweep_record(name):
 
 def compress_record(name):
     return f"{COMPRESS_RECORDS}/{name}.json"
+
+
+def compress_full_record(name):
+    """data/compressed/<name>.json: the compress (or teacher_tflite) record in full, latencies included."""
+    return f"{COMPRESSED}/{name}.json"
 
 
 def tflite(name, kind):

@@ -9,7 +9,7 @@ network a file decodes into is named without the loss (`teacher`, `cnn-8-16-16-3
 """
 from dataclasses import dataclass
 
-from . import names
+from . import names, paths
 from . import params as P
 
 # the layer kinds a recipe sets sparsity and codebook bits for: Conv2D kernels, hidden Dense kernels,
@@ -28,7 +28,13 @@ def deep_dir(subject):
 
 
 def deep_record(subject):
+    """metrics/deep_compress/<subject>.json: the record's names.HEADLINE_KEYS (what dvc.yaml declares)."""
     return f"{DEEP_RECORDS}/{subject}.json"
+
+
+def deep_full_record(subject):
+    """data/deep_compressed/<subject>/record.json: the record in full, in the folder DVC caches."""
+    return f"{deep_dir(subject)}/{paths.RECORD_FILE}"
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class Recipe:
 def subject_problem(name):
     """Why `name` is not a grid point deep_compress can take, or None."""
     if name == names.TEACHER:
-        return "the teacher always goes through (stage deep_compress_teacher): list grid points only"
+        return "the teacher goes through with `teacher: true` (stage deep_compress_teacher): list grid points only"
     try:
         spec = parse_subject(name)
     except ValueError as e:
@@ -79,10 +85,11 @@ def parse_network(name):
 
 @dataclass(frozen=True)
 class DeepCompressConfig:
-    """The `deep_compress` section. The teacher and each listed student are pruned, weight-shared and
+    """The `deep_compress` section. Each listed student (and the teacher, with `teacher`) is pruned, weight-shared and
     Huffman-coded into one file per model (every seed of a student), which is decoded back into a
     network and scored."""
 
+    teacher: bool = P.field(P.boolean())  # the teacher goes through too (the study's stage deep_compress_teacher)
     students: list = P.field(P.list_of(P.string()))  # grid points such as cnn-8-16-16-32-hard
     teacher_recipe: Recipe = P.field(P.config(Recipe))
     student_recipe: Recipe = P.field(P.config(Recipe))
@@ -99,4 +106,4 @@ class DeepCompressConfig:
 
     @property
     def subjects(self):
-        return [names.TEACHER, *self.students]
+        return [names.TEACHER] * self.teacher + list(self.students)

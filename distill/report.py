@@ -5,8 +5,9 @@ Kept apart from evaluation.py, which the training stages run: changing a table h
 """
 import csv
 import functools
+from pathlib import Path
 
-from . import files, models
+from . import files, models, paths
 from .names import ARCHS, DKD, HARD, HEAD, KD, LOSSES, MSE, TEACHER, TFLITE_KINDS, StudentSpec
 
 # The seed's published sweep: head students, MSE on logits, hidden h -> test accuracy.
@@ -109,16 +110,17 @@ def pareto(records):
     return front
 
 
+def tflite_files(record):
+    """Each .tflite file of a compress (or teacher_tflite) record: (kind, file name, its figures)."""
+    return [(kind, Path(paths.tflite(record["name"], kind)).name, record[kind]) for kind in TFLITE_KINDS]
+
+
 def compressed_files(compressed):
     """One row per .tflite file (float32 and int8 of each compressed student)."""
-    rows = []
-    for r in compressed:
-        for kind in TFLITE_KINDS:
-            f = r[kind]
-            rows.append({"name": f"{r['name']}-{kind}", "student": r["name"], "arch": r["arch"], "kind": kind,
-                         "sparsity": r["sparsity"], "accuracy": f["accuracy"], "bytes": f["bytes"],
-                         "gzip_bytes": f["gzip_bytes"], "ratio": f["bytes_ratio"], "gzip_ratio": f["gzip_ratio"]})
-    return rows
+    return [{"name": f"{r['name']}-{kind}", "student": r["name"], "arch": r["arch"], "kind": kind,
+             "sparsity": r["sparsity"], "accuracy": f["accuracy"], "bytes": f["bytes"],
+             "gzip_bytes": f["gzip_bytes"], "ratio": f["bytes_ratio"], "gzip_ratio": f["gzip_ratio"]}
+            for r in compressed for kind, _, f in tflite_files(r)]
 
 
 DEEP = "deep"  # the kind of a .dcz file: pruned, weight-shared, Huffman-coded (codec.py)
@@ -133,22 +135,17 @@ def artifacts(compressed, teacher_tflite, deep):
     reference = teacher_tflite[TFLITE_KINDS[0]]["bytes"]
     rows = []
 
-    def add(subject, kind, extension, accuracy, size, ms=None, seeds=1, suffix=""):
-        rows.append({"name": f"{subject}{suffix}.{extension}", "subject": subject, "teacher": subject == TEACHER,
+    def add(file, subject, kind, accuracy, size, ms=None, seeds=1):
+        rows.append({"name": file, "subject": subject, "teacher": subject == TEACHER,
                      "kind": kind, "seeds": seeds, "accuracy": accuracy, "bytes": size,
                      "x_smaller": round(reference / size, 1), "ms_batch1": ms})
 
-    for kind in TFLITE_KINDS:
-        t = teacher_tflite[kind]
-        add(TEACHER, kind, "tflite", t["accuracy"], t["bytes"], t.get("ms_batch1"),
-            suffix="" if kind == TFLITE_KINDS[0] else f"-{kind}")
-    for r in compressed:
-        for kind in TFLITE_KINDS:
-            f = r[kind]
-            add(r["name"], f"{PRUNED} {kind}", "tflite", f["accuracy"], f["bytes"], f["ms_batch1"],
-                suffix="" if kind == TFLITE_KINDS[0] else f"-{kind}")
+    for r in [teacher_tflite, *compressed]:
+        for kind, file, f in tflite_files(r):
+            add(file, r["name"], kind if r is teacher_tflite else f"{PRUNED} {kind}", f["accuracy"], f["bytes"],
+                f.get("ms_batch1"))
     for r in deep:
-        add(r["name"], DEEP, "dcz", r["accuracy"], r["bytes"], seeds=len(r["seeds"]))
+        add(f"{r['name']}.dcz", r["name"], DEEP, r["accuracy"], r["bytes"], seeds=len(r["seeds"]))
     return rows
 
 
@@ -310,8 +307,7 @@ def compress_table(compressed, teacher_tflite):
              + (f"{compressed[0]['teacher_ms_batch1']:.4f} | {compressed[0]['teacher_ms_batch1000']:.4f} | 1 | 1 |"
                 if compressed else "| | | |")]
     for r in compressed:
-        for kind in TFLITE_KINDS:
-            f = r[kind]
+        for kind, _, f in tflite_files(r):
             lines.append(f"| {r['name']} ({kind}) | {r['sparsity']:.2f} | {f['accuracy']:.4f} | {f['bytes']:,} | "
                          f"{f['gzip_bytes']:,} | {f['bytes_ratio']:.0f} | {f['gzip_ratio']:.0f} | "
                          f"{f['ms_batch1']:.4f} | {f['ms_batch1000']:.4f} | {f['speedup_batch1']:.1f} | "

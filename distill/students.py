@@ -13,22 +13,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import data, files, losses, models, paths, views
-from .names import ADAM, COSINE, HEAD, format_widths
-from .training import Batches, Progress, ViewBatches, learning_rate, live_callbacks, optimizer, predict, set_determinism
+from . import data, evaluation, files, losses, models, paths, training, views
+from .names import ADAM, COSINE, HEAD, format_widths, headline
+from .training import Batches, Progress, learning_rate, live_callbacks, optimizer, predict, set_determinism
 
 
 def fit_student(model, loss, examples, train, seed=0, label="student", live_dir=None, validation=None):
     """Train a student on `examples` for `train.epochs` epochs of `train.batch_size`, Adam at
     `train.learning_rate` decayed to 0 on a cosine, batches shuffled by `seed`. `examples` is
     (x, packed targets, transform), x memory-mapped features or images, or ready batches (a
-    training.ViewBatches of cached views). `validation`, (x, packed targets, transform), is scored
+    training.Batches.of_views of cached views). `validation`, (x, packed targets, transform), is scored
     after every epoch (val_accuracy in the logs and dvclive's curves); nothing trains on it."""
-    if isinstance(examples, tuple):
-        x, targets, transform = examples
-        batches = Batches(x, targets, train.batch_size, seed=seed, transform=transform)
-    else:
-        batches = examples
+    batches = training.batches(examples, train.batch_size, seed)
     model.compile(
         optimizer=optimizer(ADAM, learning_rate(train.learning_rate, COSINE, len(batches) * train.epochs)),
         loss=loss,
@@ -107,8 +103,8 @@ def view_data(labels):
 def view_batches(cached, logits, batch_size, seed):
     """Batches of views, each with its packed targets: its label (blended under mixup) and the
     teacher's logits for that very view."""
-    return ViewBatches(cached, lambda k, i: losses.pack_targets(cached.label_weights(k, i), logits[k, i]),
-                       batch_size, seed=seed)
+    return Batches.of_views(cached, lambda k, i: losses.pack_targets(cached.label_weights(k, i), logits[k, i]),
+                            batch_size, seed=seed)
 
 
 def train_student(spec, train, label="student", live_dir=None):
@@ -136,16 +132,51 @@ def train_student(spec, train, label="student", live_dir=None):
     return runs
 
 
-def save(name, runs):
+def save(name, runs, record=None, train=None):
     """data/students/<name>/: each seed's model as seed-<seed>.keras and every seed's test
-    predictions (the significance tests' input), written as one folder that replaces the old one."""
+    predictions (the significance tests' input), with `record` its full record (record.json, its
+    size_bytes filled in) and with `train` (a TrainConfig) train.json, the settings compress fine-tunes
+    with; written as one folder that replaces the old one. Returns the first seed's model's bytes."""
     folder = paths.student_dir(name)
     with files.atomic_dir(folder) as tmp:
         for r in runs:
             files.save_model(r.model, tmp / Path(paths.student_model(name, r.seed)).name)
         files.save_npy(tmp / Path(paths.test_predictions(name)).name,
                        np.stack([np.argmax(r.test_logits, axis=1) for r in runs]).astype(np.int8))
-    return files.size(paths.student_model(name, runs[0].seed))
+        size = files.size(tmp / Path(paths.student_model(name, runs[0].seed)).name)
+        if record is not None:
+            record["size_bytes"] = size
+            files.write_json(tmp / Path(paths.student_full_record(name)).name, record)
+        if train is not None:
+            files.write_json(tmp / Path(paths.student_train(name)).name, train.as_dict())
+    return size
+
+
+def train_and_record(spec, train, name, metrics_path):
+    """Train `spec` as `train` says (train_student), save it with its full record and settings
+    (save), its record's headline at `metrics_path` and its timing; print one line. Returns the record
+    and the runs (students.Trained per seed)."""
+    runs = train_student(spec, train, label=name, live_dir=paths.live(name))
+    mnist = data.load()
+    record = evaluation.student_record(spec, runs, evaluation.reference(data.VAL, mnist),
+                                       evaluation.reference(data.TEST, mnist), train)
+    save(name, runs, record, train)
+    files.write_json(metrics_path, headline(record))
+    files.write_json(paths.timing(name), timing(runs))
+    shown = name if name == spec.name else f"{name}: {spec.name}"
+    print(f"{shown}: {len(runs)} seed(s): test accuracy {record['accuracy']:.4f} mean, "
+          f"{record['accuracy_min']:.4f} min (validation {record['val_accuracy']:.4f}), {record['params']:,} params "
+          f"({record['compression']:.1f}x smaller than the teacher), agreement {record['agreement']:.4f}")
+    return record, runs
+
+
+def trained_augmented(name):
+    """Whether the student `name` trained on the cached views (its train.json's `augment`)."""
+    path = paths.student_train(name)
+    settings = files.read_json(path)
+    if not isinstance(settings, dict) or not isinstance(settings.get("augment"), bool):
+        raise files.InputError(f"{path}: no 'augment' true or false; rerun the stage that trains {name} (dvc repro)")
+    return settings["augment"]
 
 
 def timing(runs):

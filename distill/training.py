@@ -1,9 +1,9 @@
 """Training: determinism, optimizers and schedules, batches from memory-mapped arrays, progress,
 the teacher's compile and its cached outputs.
 
-The teacher trains with a plain `model.fit` on in-memory arrays. Students (students.py) train from
-the cached teacher outputs through `Batches`, which reads rows from memory-mapped .npy files, so a
-1 GB feature array is never copied whole into RAM.
+The teacher trains with a plain `model.fit` on in-memory arrays, or on `Batches` of the cached views.
+Students (students.py) train from the cached teacher outputs through `Batches`, which reads rows
+from memory-mapped .npy files, so a 1 GB feature array is never copied whole into RAM.
 """
 import math
 import sys
@@ -63,68 +63,69 @@ def compile_teacher(model, n_images, cfg):
 
 
 class Batches(keras.utils.PyDataset):
-    """Shuffled mini-batches (x, y) gathered from arrays that may be memory-mapped.
+    """Shuffled mini-batches (x, y) over n examples, in an order that depends only on `seed` and the
+    epoch (numpy's default_rng([seed, epoch])), so runs repeat exactly. Each batch reads its rows in
+    increasing order: kinder to memory-mapped files.
 
-    float16 features stay float16 until the model's first layer casts them (half the copying).
-
-    The order depends only on `seed` and the epoch, so runs repeat exactly.
+    `Batches(x, y, ...)` reads rows of arrays that may be memory-mapped (float16 features stay
+    float16 until the model's first layer casts them: half the copying), through `transform`.
+    `Batches.of_views(views, targets, ...)` reads cached augmented views (views.Views): each epoch
+    every training image once, at one of its K views drawn after the order from the same generator.
     """
 
     def __init__(self, x, y, batch_size, seed=0, shuffle=True, transform=None):
+        def read(k, i):
+            return (transform(x[i]) if transform else x[i]), y[i]
+
+        self._start(read, len(x), None, batch_size, seed, shuffle)
+
+    @classmethod
+    def of_views(cls, views, targets, batch_size, seed=0, mix=True):
+        """`targets(k, i)` gives the targets of view k[j] of image i[j] (labels for the teacher; packed
+        labels and the teacher's logits of that very view for a student). `mix=False` reads the views
+        without their mixup blend (the teacher learns the geometric views only)."""
+        batches = cls.__new__(cls)
+        batches._start(lambda k, i: (views.images(k, i, mix=mix), targets(k, i)), views.n, views.count,
+                       batch_size, seed, True)
+        return batches
+
+    def _start(self, read, n, views, batch_size, seed, shuffle):
         super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.seed, self.shuffle, self.transform = seed, shuffle, transform
+        self.read, self.n, self.views = read, n, views  # views: K, or None for arrays
+        self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
         self.epoch = 0
         self._order()
 
     def _order(self):
-        n = len(self.x)
-        self.index = np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle else None
+        self.index = self.view = None
+        if self.shuffle:
+            rng = np.random.default_rng([self.seed, self.epoch])
+            self.index = rng.permutation(self.n)
+            if self.views is not None:
+                self.view = rng.integers(self.views, size=self.n)
 
     def __len__(self):
-        return math.ceil(len(self.x) / self.batch_size)
+        return math.ceil(self.n / self.batch_size)
 
     def __getitem__(self, i):
         sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        idx = np.sort(self.index[sl]) if self.shuffle else sl
-        x = self.x[idx]
-        return (self.transform(x) if self.transform else x), self.y[idx]
+        if not self.shuffle:
+            return self.read(None, sl)
+        order = np.argsort(self.index[sl])
+        return self.read(None if self.view is None else self.view[sl][order], self.index[sl][order])
 
     def on_epoch_end(self):
         self.epoch += 1
         self._order()
 
 
-class ViewBatches(keras.utils.PyDataset):
-    """Shuffled mini-batches from cached augmented views (views.Views): each epoch every training
-    image once, at one of its K views; the order and the views depend only on `seed` and the epoch.
-
-    `targets(k, i)` gives the targets of view k[j] of image i[j] (labels for the teacher; packed
-    labels and the teacher's logits of that very view for a student). `mix=False` reads the views
-    without their mixup blend (the teacher learns the geometric views only)."""
-
-    def __init__(self, views, targets, batch_size, seed=0, mix=True):
-        super().__init__()
-        self.views, self.targets, self.batch_size, self.seed, self.mix = views, targets, batch_size, seed, mix
-        self.epoch = 0
-        self._order()
-
-    def _order(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        self.index, self.view = rng.permutation(self.views.n), rng.integers(self.views.count, size=self.views.n)
-
-    def __len__(self):
-        return math.ceil(self.views.n / self.batch_size)
-
-    def __getitem__(self, i):
-        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        order = np.argsort(self.index[sl])  # rows in file order: kinder to memory-mapped reads
-        idx, k = self.index[sl][order], self.view[sl][order]
-        return self.views.images(k, idx, mix=self.mix), self.targets(k, idx)
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order()
+def batches(examples, batch_size, seed):
+    """Training batches from `examples`: (x, targets, transform), shuffled by `seed`, or ready Batches
+    (of cached views) as they are."""
+    if isinstance(examples, tuple):
+        x, targets, transform = examples
+        return Batches(x, targets, batch_size, seed=seed, transform=transform)
+    return examples
 
 
 def predict(model, x, batch_size=1000, transform=None):

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from . import files
-from .data import NUM_CLASSES
+from .data import one_hot
 
 
 def make(images, count, shift, rotation, scale, mixup, seed, log=True):
@@ -79,10 +79,10 @@ class Views:
 
     def label_weights(self, k, i):
         """float32 (b, 10): the one-hot label of each view, or the blend of two with mixup on."""
-        weights = np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[i]]
+        weights = one_hot(self.labels[i])
         if self.partner is not None:
             lam = self.lam[k, i][:, None]
-            weights = lam * weights + (1 - lam) * np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[self.partner[k, i]]]
+            weights = lam * weights + (1 - lam) * one_hot(self.labels[self.partner[k, i]])
         return weights
 
 

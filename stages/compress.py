@@ -3,13 +3,15 @@
     python -m stages.compress <name>        e.g. student, cnn-8-16-16-32-kd
 
 1. magnitude pruning to compress.sparsity while fine-tuning on the cached teacher logits with the
-   student's own loss (restored from the .keras file of its first seed); validation accuracy of the
-   pruned model is what sparsity and fine-tuning are chosen on;
+   student's own loss (restored from the .keras file of its first seed), on the data it trained on:
+   the cached views when its train.json says `augment`, else the plain training images; validation
+   accuracy of the pruned model is what sparsity and fine-tuning are chosen on;
 2. float32 and full-integer int8 TFLite files (int8 calibrated on compress.calibration_images
    training images); a `head` student ships with the teacher's conv layers in front;
 3. accuracy of each file run in LiteRT's interpreter on the test set, bytes and gzip bytes, and
    ms per image at batch 1 and 1000 for the teacher and the student, in this one process.
-Reads params: compress. Writes data/compressed/<name>{,-int8}.tflite, metrics/compress/<name>.json.
+Reads params: compress. Writes data/compressed/<name>{,-int8}.tflite, data/compressed/<name>.json (the
+record) and metrics/compress/<name>.json (its headline: the int8 file's accuracy and bytes, the params).
 """
 import sys
 
@@ -26,9 +28,7 @@ def main(argv):
     if len(argv) != 1:
         raise P.ParamsError(f"usage: python -m stages.compress <student name>, got {argv}")
     name = argv[0]
-    if name not in cfg.students:
-        raise P.ParamsError(f"{P.PARAMS_FILE}: compress.students: {name} is not listed "
-                            "(dvc.yaml's matrix and params.yaml disagree)")
+    P.listed(name, cfg.students, "compress.students")
     from distill import compression as C
     from distill import data, evaluation, files, models, students, training
 
@@ -45,8 +45,8 @@ def main(argv):
     teacher_blob = C.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32))
     before = evaluation.accuracy(training.predict(student, test.x, transform=test.transform), reference.labels)
 
-    pruned = C.prune(student, students.examples(train), cfg.sparsity, cfg.finetune_epochs, cfg.learning_rate,
-                     cfg.batch_size, cfg.seed, name)
+    pruned = C.prune(student, finetune_examples(name, train, mnist, cfg), cfg.sparsity, cfg.finetune_epochs,
+                     cfg.learning_rate, cfg.batch_size, cfg.seed, name)
     after_val = evaluation.accuracy(training.predict(pruned, val.x, transform=val.transform), val.labels)
     after = evaluation.accuracy(training.predict(pruned, test.x, transform=test.transform), reference.labels)
     teacher = files.load_model(paths.TEACHER_MODEL) if arch == names.HEAD else None
@@ -81,10 +81,20 @@ def main(argv):
             record[kind][f"ms_batch{batch}"] = round(ms[kind], 5)
             record[kind][f"speedup_batch{batch}"] = round(ms[names.TEACHER] / ms[kind], 2)
         record[f"teacher_ms_batch{batch}"] = round(ms[names.TEACHER], 5)
-    files.write_json(paths.compress_record(name), record)
+    C.write_record(name, record)
     print(f"compress: {name}: sparsity {record['sparsity']:.2f}; float32 {f['accuracy']:.4f} {f['bytes']:,} B; "
           f"int8 {q['accuracy']:.4f} {q['bytes']:,} B ({q['gzip_bytes']:,} gzipped, {q['gzip_ratio']:.0f}x smaller "
           f"than the teacher's file), {q['ms_batch1']:.4f} ms/image at batch 1 ({q['speedup_batch1']:.0f}x faster)")
+
+
+def finetune_examples(name, train, mnist, cfg):
+    """What the student trained on, so pruning does not shift it to other data: the cached views with
+    the teacher's logits per view when it trained with `augment`, else its plain training split."""
+    from distill import students
+
+    if students.trained_augmented(name):
+        return students.view_batches(*students.view_data(mnist["y_train"]), cfg.batch_size, cfg.seed)
+    return students.examples(train)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ For each model:
 4. the file is decoded back into a fresh network, checked weight for weight against the one
    encoded, and that decoded network is scored on the test images. Validation accuracy after each
    step is what the recipe is chosen on.
-Reads params: deep_compress. Writes data/deep_compressed/<name>/, metrics/deep_compress/<name>.json and
+Reads params: deep_compress. Writes data/deep_compressed/<name>/ (the .dcz files and record.json, the
+full record), metrics/deep_compress/<name>.json (the record's headline keys) and
 metrics/timing/deep_compress-<name>.json.
 """
 import sys
@@ -29,9 +30,7 @@ def main(argv):
     if len(argv) != 1:
         raise P.ParamsError(f"usage: python -m stages.deep_compress <teacher or student name>, got {argv}")
     name = argv[0]
-    if name not in cfg.subjects:
-        raise P.ParamsError(f"{P.PARAMS_FILE}: deep_compress.students: {name} is not listed "
-                            "(dvc.yaml's matrix and params.yaml disagree)")
+    P.listed(name, cfg.subjects, "deep_compress.students")
     recipe = cfg.recipe(name)
     import keras
     import numpy as np
@@ -112,15 +111,33 @@ def main(argv):
                   f"validation {run['val_accuracy_before']:.4f} -> pruned {run['val_accuracy_pruned']:.4f} -> "
                   f"k-means {run['val_accuracy_kmeans']:.4f} -> decoded {run['val_accuracy']:.4f}; "
                   f"test {run['accuracy_before']:.4f} -> {run['accuracy']:.4f}", file=sys.stderr, flush=True)
+        record = summary(name, network, subjects, runs, recipe, cfg.floats, teacher_bytes)
+        files.write_json(tmp / paths.RECORD_FILE, record)  # the full record, cached with the files it describes
 
-    acc = [r["accuracy"] for r in runs]
+    files.write_json(deep_record(name), names.headline(record))
+    # wall-clock apart from the record, so a rerun that reproduces the files leaves evaluate up to date
+    files.write_json(paths.timing(f"deep_compress-{name}"), {"seconds": round(sum(seconds.values()), 1),
+                                                             "per_seed": seconds})
+    print(f"deep_compress: {name}: {record['bytes']:,} bytes, {record['x_smaller']:,.1f}x smaller than the "
+          f"teacher's float32 file; test {record['accuracy_before']:.4f} -> {record['accuracy']:.4f} "
+          f"(mean of {len(runs)})")
+
+
+def summary(name, network, subjects, runs, recipe, floats, teacher_bytes):
+    """The record of one subject over its seeds' `runs`: accuracy mean, sample std and min (as the
+    student records), validation and before-compression means, the largest seed's file."""
+    import numpy as np
+
+    from distill import evaluation
+
+    mean, std, low = evaluation.spread([r["accuracy"] for r in runs])
     record = {
         "name": name, "network": network, "arch": subjects[0][1].name if name != names.TEACHER else names.TEACHER,
         "params": subjects[0][1].count_params(), "seeds": [r["seed"] for r in runs],
         "recipe": {"sparsity": recipe.sparsity, "bits": recipe.bits, "prune_epochs": recipe.prune_epochs,
-                   "share_epochs": recipe.share_epochs, "floats": cfg.floats},
-        "accuracy": round(float(np.mean(acc)), 6), "accuracy_std": round(float(np.std(acc)), 6),
-        "accuracy_min": min(acc), "val_accuracy": round(float(np.mean([r["val_accuracy"] for r in runs])), 6),
+                   "share_epochs": recipe.share_epochs, "floats": floats},
+        "accuracy": mean, "accuracy_std": std,
+        "accuracy_min": low, "val_accuracy": round(float(np.mean([r["val_accuracy"] for r in runs])), 6),
         "accuracy_before": round(float(np.mean([r["accuracy_before"] for r in runs])), 6),
         "bytes": max(r["bytes"] for r in runs),  # the largest seed's file: what a user must budget for
         "teacher_float32_bytes": teacher_bytes,
@@ -128,13 +145,7 @@ def main(argv):
     }
     record["loss_points"] = round(100 * (record["accuracy_before"] - record["accuracy"]), 3)
     record["x_smaller"] = round(teacher_bytes / record["bytes"], 1)
-    files.write_json(deep_record(name), record)
-    # wall-clock apart from the record, so a rerun that reproduces the files leaves evaluate up to date
-    files.write_json(paths.timing(f"deep_compress-{name}"), {"seconds": round(sum(seconds.values()), 1),
-                                                             "per_seed": seconds})
-    print(f"deep_compress: {name}: {record['bytes']:,} bytes, {record['x_smaller']:,.1f}x smaller than the "
-          f"teacher's float32 file; test {record['accuracy_before']:.4f} -> {record['accuracy']:.4f} "
-          f"(mean of {len(runs)})")
+    return record
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
 """Stage evaluate: gather every record -> metrics/summary.json, metrics/report.md, metrics/plots/.
 
+The records are read in full from beside what they describe (data/teacher.json,
+data/students/<name>/record.json, data/compressed/<name>.json, data/deep_compressed/<name>/record.json),
+not from the metrics files, which keep only their headline keys.
+
 Reads params: evaluate, and sweep, compress.students and deep_compress.students (to know which
 records to expect; a missing
 one is an error, a stale record of a point no longer on the grid is left out), and every grid
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 import distill
 from distill import config, names, paths
 from distill import params as P
-from distill.recipe import DeepCompressConfig, deep_record
+from distill.recipe import DeepCompressConfig, deep_full_record
 
 ACCURACY = P.number(min=0, max=1)
 STUDENT_KEYS = ("name", "arch", "hidden", "widths", "loss", "params", "accuracy", "accuracy_std", "accuracy_min",
@@ -55,12 +59,12 @@ def main():
     from distill import data, evaluation, files, plots
     from distill import report as R
 
-    teacher = read_record(paths.TEACHER_RECORD, ("accuracy", "val_accuracy", "params"))
-    student = read_record(paths.STUDENT_RECORD, STUDENT_KEYS)
-    records = [read_record(paths.sweep_record(spec.name), STUDENT_KEYS) for spec in sweep.specs()]
-    compressed = [read_record(paths.compress_record(name), COMPRESS_KEYS) for name in compress.students]
-    teacher_tflite = read_record(paths.compress_record(names.TEACHER), names.TFLITE_KINDS)
-    deep = [read_record(deep_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
+    teacher = read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
+    student = read_record(paths.student_full_record(paths.HEADLINE), STUDENT_KEYS)
+    records = [read_record(paths.student_full_record(spec.name), STUDENT_KEYS) for spec in sweep.specs()]
+    compressed = [read_record(paths.compress_full_record(name), COMPRESS_KEYS) for name in compress.students]
+    teacher_tflite = read_record(paths.compress_full_record(names.TEACHER), ("name", *names.TFLITE_KINDS))
+    deep = [read_record(deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
     actual, predicted = evaluation.read_predictions(paths.STUDENT_PREDICTIONS)
     curves = {names.TEACHER: plots.read_live(paths.live(names.TEACHER)),
               f"student {student['name']} (seed {student['seeds'][0]})":

@@ -1,4 +1,5 @@
-"""Stage student: the headline student -> data/students/student/, metrics/student.json.
+"""Stage student: the headline student -> data/students/student/ (its full record.json inside),
+metrics/student.json (the record's headline keys).
 
 Reads params: student. Trains from the cached teacher outputs (never the teacher itself), once per
 seed in student.seeds; the confusion matrix shows the first seed's test predictions.
@@ -40,19 +41,11 @@ class StudentConfig(TrainConfig):
 
 def main():
     cfg = P.section("student", StudentConfig)
-    from distill import data, evaluation, files, students
+    from distill import data, evaluation, students
 
-    runs = students.train_student(cfg.spec, cfg.train, label=NAME, live_dir=paths.live(NAME))
-    mnist = data.load()
-    record = evaluation.student_record(cfg.spec, runs, evaluation.reference(data.VAL, mnist),
-                                       evaluation.reference(data.TEST, mnist), cfg.train)
-    record["size_bytes"] = students.save(NAME, runs)
-    evaluation.write_predictions(paths.STUDENT_PREDICTIONS, runs[0].test_logits, mnist["y_test"])
-    files.write_json(paths.STUDENT_RECORD, record)
-    files.write_json(paths.timing(NAME), students.timing(runs))
-    print(f"{NAME}: {record['name']}: {len(runs)} seeds: test accuracy {record['accuracy']:.4f} mean, "
-          f"{record['accuracy_min']:.4f} min (validation {record['val_accuracy']:.4f}), {record['params']:,} params "
-          f"({record['compression']:.1f}x smaller than the teacher), agreement {record['agreement']:.4f}")
+    _, runs = students.train_and_record(cfg.spec, cfg.train, NAME, paths.STUDENT_RECORD)
+    evaluation.write_predictions(paths.STUDENT_PREDICTIONS, runs[0].test_logits, data.load()["y_test"])
+
 
 if __name__ == "__main__":
     distill.run(main)

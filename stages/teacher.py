@@ -1,4 +1,5 @@
-"""Stage teacher: train the seed's CNN on MNIST -> data/teacher.keras, metrics/teacher.json.
+"""Stage teacher: train the seed's CNN on MNIST -> data/teacher.keras, data/teacher.json (its record),
+metrics/teacher.json (the record's headline keys).
 
 Reads params: teacher. Trains on the training split (with `augment`, on its cached views: each
 epoch every image once, at one of its K views, so the teacher learns the views it will label),
@@ -49,7 +50,7 @@ def main():
     start = time.time()
     if cfg.augment:
         cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, y)
-        batches = training.ViewBatches(cached, lambda k, i: y[i], cfg.batch_size, seed=cfg.seed, mix=False)
+        batches = training.Batches.of_views(cached, lambda k, i: y[i], cfg.batch_size, seed=cfg.seed, mix=False)
         model.fit(batches, epochs=cfg.epochs, verbose=0, validation_data=(x_val, y_val), callbacks=callbacks)
     else:
         model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0, validation_data=(x_val, y_val),
@@ -71,7 +72,8 @@ def main():
         "augment": cfg.augment,
         "val_images": len(x_val),
     }
-    files.write_json(paths.TEACHER_RECORD, record)
+    files.write_json(paths.TEACHER_FULL_RECORD, record)
+    files.write_json(paths.TEACHER_RECORD, names.headline(record))
     files.write_json(paths.timing(NAME), {"train_seconds": round(train_seconds, 1)})
     print(f"{NAME}: validation accuracy {val_accuracy:.4f}, test accuracy {accuracy:.4f}, loss {loss:.4f}, "
           f"trained in {train_seconds:.0f}s")

@@ -1,8 +1,9 @@
 """Stage teacher_tflite: the teacher as TFLite files, the reference every compressed student is held to.
 
-Writes data/compressed/teacher.tflite (float32) and teacher-int8.tflite, and metrics/compress/teacher.json
+Writes data/compressed/teacher.tflite (float32) and teacher-int8.tflite, and data/compressed/teacher.json
 with their bytes, accuracy and ms per image at batch 1, measured by running the files in LiteRT's
-interpreter. Reads params: compress (calibration_images, threads, repeats_batch1, seed).
+interpreter (metrics/compress/teacher.json: the int8 file's accuracy and bytes, the params).
+Reads params: compress (calibration_images, threads, repeats_batch1, seed).
 """
 import distill
 from distill import names, paths
@@ -32,7 +33,7 @@ def main():
                         "ms_batch1": round(runner.ms_per_image(x_test, 1, repeats=cfg.repeats_batch1), 5)}
         print(f"teacher_tflite: {kind}: {len(blob):,} bytes, accuracy {record[kind]['accuracy']:.4f}, "
               f"{record[kind]['ms_batch1']:.4f} ms/image at batch 1")
-    files.write_json(paths.compress_record(NAME), record)
+    C.write_record(NAME, record)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,18 @@ def test_dropout_is_lowered_for_the_sparser_layer_after_it():
     assert rates == {"dropout1": pytest.approx(0.25 * 0.2), "dropout2": pytest.approx(0.5 * 0.5)}
     assert teacher.get_layer("dropout1").rate == pytest.approx(0.05)
     assert list(C.scale_dropout(models.student("cnn", (4, 8)), 0.5).values()) == [0.0]  # no dropout stays none
+
+
+def test_prune_fine_tunes_on_ready_batches_as_on_the_arrays_they_hold(trained_mlp):
+    """compress hands a student that trained on the cached views ready Batches of those views; the
+    arrays' form and ready Batches over the same arrays and seed fine-tune to the same weights."""
+    model, (x, targets) = trained_mlp
+    a, b = _copy(model), _copy(model)
+    for twin in (a, b):
+        twin.compile(loss=KD)
+    training.set_determinism(0)
+    C.prune(a, (x[:256], targets[:256], None), 0.5, 1, 0.001, 64, seed=3)
+    training.set_determinism(0)
+    C.prune(b, training.Batches(x[:256], targets[:256], 64, seed=3), 0.5, 1, 0.001, 64, seed=3)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    assert C.sparsity(b) == pytest.approx(0.5, abs=0.01)

@@ -320,3 +320,11 @@ def test_load_checks_the_arrays_fetch_writes(tmp_path):
     files.save_npz(tmp_path / "unpaired.npz", {**arrays, "y_train": np.zeros(4, np.uint8)})
     with pytest.raises(files.InputError, match=r"unpaired.npz: x_train \(3, 28, 28\) and y_train \(4,\) are not"):
         data.load(tmp_path / "unpaired.npz")
+
+
+def test_one_hot_puts_all_weight_on_each_label():
+    from distill.data import one_hot
+
+    w = one_hot(np.array([2, 0], np.uint8), 3)
+    assert w.dtype == np.float32 and w.tolist() == [[0, 0, 1], [1, 0, 0]]
+    assert one_hot([9]).shape == (1, 10)

@@ -8,6 +8,7 @@
 - The files dvc.yaml names are the ones distill/paths.py names.
 """
 import ast
+import re
 import shlex
 
 import pytest
@@ -71,6 +72,13 @@ def runs(module):
     return {str(f.relative_to(ROOT)) for f in seen}
 
 
+def root_stages(repo):
+    """The stages of the root dvc.yaml: DVC's index also holds study/dvc.yaml's (tests/test_study.py)."""
+    from pathlib import Path
+
+    return [s for s in repo.index.stages if Path(s.dvcfile.path).resolve() == ROOT / "dvc.yaml"]
+
+
 def _stages():
     """{stage: (cmd, file deps, outs)} as DVC itself reads dvc.yaml, matrix points expanded."""
     from dvc.dependency.param import ParamsDependency
@@ -79,7 +87,7 @@ def _stages():
     with Repo(str(ROOT)) as repo:
         return {s.addressing: (s.cmd, [d.def_path for d in s.deps if not isinstance(d, ParamsDependency)],
                                [o.def_path for o in s.outs])
-                for s in repo.index.stages}
+                for s in root_stages(repo)}
 
 
 STAGES = _stages()
@@ -132,7 +140,7 @@ def _expected_outs(stage, module, args):
         return {paths.VIEWS, paths.timing("views")}
     if module == "stages.teacher":
         t = names.TEACHER
-        return {paths.TEACHER_MODEL, paths.live(t), paths.TEACHER_RECORD, paths.timing(t)}
+        return {paths.TEACHER_MODEL, paths.TEACHER_FULL_RECORD, paths.live(t), paths.TEACHER_RECORD, paths.timing(t)}
     if module == "stages.teacher_outputs":
         return {paths.teacher_outputs(s, k) for s in data.SPLITS for k in paths.OUTPUT_KINDS} | {paths.VIEW_LOGITS}
     if module == "stages.student":
@@ -144,10 +152,11 @@ def _expected_outs(stage, module, args):
         name = names.StudentSpec(arch, names.parse_widths(hidden), loss).name
         return {paths.student_dir(name), paths.sweep_record(name), paths.timing(name), paths.live(name)}
     if module == "stages.teacher_tflite":
-        return {paths.tflite(names.TEACHER, k) for k in kinds} | {paths.compress_record(names.TEACHER)}
+        return {paths.tflite(names.TEACHER, k) for k in kinds} | {paths.compress_full_record(names.TEACHER),
+                                                                   paths.compress_record(names.TEACHER)}
     if module == "stages.compress":
         (name,) = args
-        return {paths.tflite(name, k) for k in kinds} | {paths.compress_record(name)}
+        return {paths.tflite(name, k) for k in kinds} | {paths.compress_full_record(name), paths.compress_record(name)}
     if module == "stages.deep_compress":
         (name,) = args
         return {recipe.deep_dir(name), recipe.deep_record(name), paths.timing(f"deep_compress-{name}")}
@@ -181,7 +190,32 @@ def test_every_stage_but_evaluate_can_be_restored_from_the_run_cache():
     from dvc.repo import Repo
 
     with Repo(str(ROOT)) as repo:
-        for s in repo.index.stages:
+        for s in root_stages(repo):
             plain = [o.def_path for o in s.outs if not o.use_cache and not (o.is_metric or o.is_plot)]
             if s.addressing != "evaluate":  # downstream of everything: the gather step runs it anyway
                 assert not plain, f"stage {s.addressing}: uncached outs {plain} keep it out of the run-cache"
+
+
+def _params():
+    """{stage: the params keys it lists} for the root dvc.yaml."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        return {s.addressing: {k for d in s.deps if isinstance(d, ParamsDependency) for k in d.params}
+                for s in root_stages(repo)}
+
+
+def _runs_tensorflow(files):
+    return any(re.search(r"^\s*(import|from) (tensorflow|keras)\b", (ROOT / f).read_text(), re.M) for f in files)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_a_stage_that_runs_tensorflow_lists_the_thread_count_that_decides_its_bytes(stage):
+    from distill import runtime
+
+    module, _ = _command(STAGES[stage][0])
+    listed = runtime.SECTION in _params()[stage]
+    assert listed == _runs_tensorflow(runs(module)), (
+        f"{stage}: {'lists' if listed else 'does not list'} params `{runtime.SECTION}`, but its command "
+        f"{'does not run' if listed else 'runs'} TensorFlow")

@@ -29,6 +29,7 @@ def _run(tmp_path, message, **env):
     script = tmp_path / "stages" / "fake.py"
     script.parent.mkdir(exist_ok=True)
     script.write_text(STAGE)
+    (tmp_path / "params.yaml").write_text("runtime: {tf_threads: 2}\n")
     return subprocess.run([sys.executable, "-m", "stages.fake", message], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", **env})
 

@@ -131,3 +131,12 @@ def test_losses_take_blended_labels():
     acc = LabelAccuracy()
     acc.update_state(mixed, S)  # the larger share, class 1, is what the student must name
     assert float(acc.result()) == 1.0
+
+
+def test_a_mixup_label_counts_as_its_larger_share():
+    blended = pack_targets([[0.3, 0.7, 0.0]], T_LOGITS)  # mostly class 1, as LABEL
+    soft = float(loss("dkd")(blended, S)) - float(loss("hard")(blended, S))  # DKD = CE(blend) + soft term
+    assert soft == pytest.approx(value("dkd") - value("hard"), rel=1e-6)  # the soft term's target: class 1
+    acc = LabelAccuracy()
+    acc.update_state(blended, S)  # the student's top class, 1, is the label's larger share
+    assert float(acc.result()) == 1.0

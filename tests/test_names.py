@@ -41,3 +41,11 @@ def test_names_are_distinct_and_constants_match():
     assert (names.MSE, names.KD, names.HARD, names.DKD) == names.LOSSES and names.HEAD in names.ARCHS
     for group in (names.LOSSES, names.ARCHS, names.OPTIMIZERS, names.SCHEDULES, names.TFLITE_KINDS):
         assert len(set(group)) == len(group)
+
+
+def test_headline_keeps_the_shared_keys_a_record_has_in_their_order():
+    from distill import names
+
+    record = {"name": "x", "params": 10, "per_seed": [], "val_accuracy": 0.9, "accuracy": 0.95, "accuracy_std": None}
+    assert list(names.headline(record).items()) == [("accuracy", 0.95), ("accuracy_std", None),
+                                                    ("val_accuracy", 0.9), ("params", 10)]

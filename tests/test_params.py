@@ -97,12 +97,16 @@ def test_default_params_pass_every_stage_config():
         cfg = P.section(section, getattr(importlib.import_module(f"stages.{stage}"), spec), params=params)
         assert type(cfg).__name__ == spec
     sweep = P.section("sweep", config.sweep_spec(), params=params)
-    assert set(sweep.families) == set(names.ARCHS) and len(sweep.specs()) == 42
+    assert set(sweep.families) == {names.HEAD, names.MLP} and len(sweep.specs()) == 6 * 3 + 2
     assert 0 < P.section("compress", config.CompressConfig, params=params).sparsity < 1
     from distill.recipe import DeepCompressConfig
 
     deep = P.section("deep_compress", DeepCompressConfig, params=params)
-    assert deep.subjects[0] == names.TEACHER and deep.recipe(names.TEACHER) == deep.teacher_recipe
+    # the teacher's .dcz is the study's
+    assert deep.subjects == ["mlp-64-kd"] and deep.recipe(names.TEACHER) == deep.teacher_recipe
+    import dataclasses
+
+    assert dataclasses.replace(deep, teacher=True).subjects == [names.TEACHER, "mlp-64-kd"]
 
 
 def test_a_config_is_a_frozen_dataclass_of_checked_values():
@@ -176,12 +180,12 @@ def test_nan_and_inf_written_in_yaml_are_refused(tmp_path):
 @pytest.mark.parametrize("args, change, message", [
     (["head", "6", "kd"], {"hidden": []}, "sweep.head.hidden: must not be empty"),
     (["head", "6", "kd"], {"loss": ["kd", "kl"]}, "sweep.head.loss[1]: must be one of mse, kd, hard"),
-    (["head", "9", "kd"], {}, "sweep.head: the point 9 kd is not on the grid"),
+    (["head", "9", "kd"], {}, "sweep.head: the point 9 kd is not listed (dvc.yaml's matrix and params.yaml disagree)"),
     (["head", "6", "kd"], {"hidden": [6, "4-4"]}, "sweep.head.hidden[1]: a head student has one hidden layer"),
     (["head", "6", "kd"], {"epochs": 3}, "sweep.head.epochs: unknown key"),
     (["head", "6", "kd"], {"train": {**default_params()["sweep"]["head"]["train"], "alpha": float("nan")}},
      "sweep.head.train.alpha: must be a finite number, got nan"),
-    (["rnn", "6", "kd"], {}, "sweep.rnn: no such family (known: head, mlp, cnn, sep)"),
+    (["rnn", "6", "kd"], {}, "sweep.rnn: no such family (known: head, mlp)"),
     (["head", "6", "kd"], {"train": {**default_params()["sweep"]["head"]["train"], "augment": True}},
      "sweep.head.train.augment: a head student reads the teacher's conv features of the plain images"),
     (["head", "6", "kd"], {"train": {**default_params()["sweep"]["head"]["train"], "target_weight": -1}},
@@ -203,7 +207,10 @@ def test_sweep_point_refuses_bad_grid(tmp_path, args, change, message):
     ("teacher", lambda p: p["teacher"].update(epoch=3), "teacher.epoch: unknown key"),
     ("compress", lambda p: p["compress"].update(sparsity=1.5), "compress.sparsity: must be <= 0.99, got 1.5"),
     ("evaluate", lambda p: p.update(evaluate=None), "evaluate: must be a mapping, got null"),
-    ("evaluate", lambda p: p["sweep"]["cnn"].update(hidden=["4-x"]), "sweep.cnn.hidden[0]: must be widths like"),
+    ("evaluate", lambda p: p["sweep"]["mlp"].update(hidden=["4-x"]), "sweep.mlp.hidden[0]: must be widths like"),
+    ("evaluate", lambda p: p["sweep"].update(rnn=p["sweep"]["mlp"]), "sweep.rnn: unknown family (known: head, mlp"),
+    ("evaluate", lambda p: p.update(sweep={}), "sweep: must map one or more of head, mlp, cnn, sep to a grid"),
+    ("evaluate", lambda p: p["deep_compress"].update(teacher="yes"), "deep_compress.teacher: must be true or false"),
 ])
 def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message):
     params = default_params()
@@ -232,7 +239,7 @@ def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message
     (lambda d: d.update(students=["head-4-4-kd"]), ["teacher"],
      "deep_compress.students[0]: a head student has one hidden layer, got 2 widths"),
     (lambda d: d.update(students=["teacher"]), ["teacher"],
-     "deep_compress.students[0]: the teacher always goes through (stage deep_compress_teacher)"),
+     "deep_compress.students[0]: the teacher goes through with `teacher: true`"),
     (lambda d: None, ["cnn-9-kd"], "deep_compress.students: cnn-9-kd is not listed"),
     (lambda d: None, [], "usage: python -m stages.deep_compress <teacher or student name>"),
 ])
@@ -247,3 +254,12 @@ def test_stage_refuses_malformed_params_file(tmp_path):
     (tmp_path / "params.yaml").write_text("teacher: {epochs: 3\n")
     _stage_error(run_stage("teacher", tmp_path), "teacher", "params.yaml: not valid YAML")
     assert files_under(tmp_path) == ["params.yaml"]
+
+
+def test_listed_refuses_a_command_line_argument_off_the_grid():
+    P.listed("b", ["a", "b"], "compress.students")  # on the grid: nothing to say
+    with pytest.raises(ParamsError, match=r"^params.yaml: compress.students: c is not listed "
+                                          r"\(dvc.yaml's matrix and params.yaml disagree\)$"):
+        P.listed("c", ["a", "b"], "compress.students")
+    with pytest.raises(ParamsError, match=r"^params.yaml: sweep.head: the point 9 kd is not listed"):
+        P.listed(9, [6], "sweep.head", "the point 9 kd")

@@ -124,7 +124,9 @@ def test_repro_runs_every_stage(project):
                              "sweep_mlp@8-kd", "sweep_mlp@8-hard", "sweep_cnn@2-4-hard", "sweep_sep@2-4-1-dkd",
                              "teacher_tflite", "compress@cnn-2-4-hard", "deep_compress_teacher",
                              "deep_compress@cnn-2-4-hard", "evaluate"}
-    teacher = yaml.safe_load((project.path / paths.TEACHER_RECORD).read_text())
+    teacher = yaml.safe_load((project.path / paths.TEACHER_FULL_RECORD).read_text())
+    headline = json.loads((project.path / paths.TEACHER_RECORD).read_text())  # what `dvc metrics show` lists
+    assert headline == {k: teacher[k] for k in ("accuracy", "val_accuracy", "params")}
     assert teacher["params"] == 1_199_882 and 0 <= teacher["accuracy"] <= 1 and 0 <= teacher["val_accuracy"] <= 1
     assert (teacher["train_images"], teacher["val_images"]) == (2500, 500)  # validation held out of training
     for split, n in (("train", 2500), ("val", 500), ("test", 1000)):
@@ -137,18 +139,20 @@ def test_repro_runs_every_stage(project):
     assert timing["train_seconds"] > 0 and "train_seconds" not in teacher  # wall-clock is kept out of records
     if SHARED.is_dir():  # real MNIST: one epoch on 2500 images is already far above chance
         assert teacher["accuracy"] > 0.8
-    student = json.loads((project.path / paths.STUDENT_RECORD).read_text())
+    student = json.loads((project.path / paths.student_full_record(paths.HEADLINE)).read_text())
+    assert set(json.loads((project.path / paths.STUDENT_RECORD).read_text())) == {
+        "accuracy", "accuracy_std", "val_accuracy", "params"}
     assert student["seeds"] == [0, 1] and [p["seed"] for p in student["per_seed"]] == [0, 1]
     assert student["accuracy"] == pytest.approx(sum(p["accuracy"] for p in student["per_seed"]) / 2, abs=1e-6)
     assert student["accuracy_min"] == min(p["accuracy"] for p in student["per_seed"])
     assert sorted(p.name for p in (project.path / paths.student_dir(paths.HEADLINE)).iterdir()) == [
-        "seed-0.keras", "seed-1.keras", "test_predictions.npy"]
+        "record.json", "seed-0.keras", "seed-1.keras", "test_predictions.npy", "train.json"]
     for seed in (0, 1):  # validation accuracy per epoch, per seed
         assert (project.path / paths.seed_dir(paths.live(paths.HEADLINE), seed) / "plots" / "metrics" / "eval"
                 / "accuracy.tsv").is_file()
     summary = json.loads((project.path / paths.SUMMARY).read_text())
     assert [b["params"] for b in summary["goals"]["budgets"]] == [2000, 1000, 500]
-    small = {n: json.loads((project.path / paths.sweep_record(n)).read_text())
+    small = {n: json.loads((project.path / paths.student_full_record(n)).read_text())
              for n in ("sep-2-4-1-dkd", "cnn-2-4-hard")}
     picked = summary["goals"]["budgets"][-1]  # within 500 params: the two tiny ones; validation picks
     assert picked["student"] == max(small, key=lambda n: (small[n]["val_accuracy"], -small[n]["params"]))
@@ -175,7 +179,8 @@ def test_exp_run_reruns_only_the_student_and_evaluate(project):
     r = project.dvc("exp", "run", "-S", "student.hidden=2")
     assert ran(r.stdout) == {"student", "evaluate"}, r.stdout
     after = yaml.safe_load((project.path / paths.STUDENT_RECORD).read_text())
-    assert after["hidden"] == 2 and after["params"] == 9216 * 2 + 2 + 2 * 10 + 10 + 18816
+    assert yaml.safe_load((project.path / paths.student_full_record(paths.HEADLINE)).read_text())["hidden"] == 2
+    assert after["params"] == 9216 * 2 + 2 + 2 * 10 + 10 + 18816
     diff = metrics_diff(project)[paths.STUDENT_RECORD]
     assert diff["params"] == {"old": before["params"], "new": after["params"],
                               "diff": after["params"] - before["params"]}
@@ -197,14 +202,14 @@ def test_adding_a_sweep_point_trains_only_that_point(project):
     summary = yaml.safe_load((project.path / paths.SUMMARY).read_text())
     assert set(summary) >= {"teacher", "student", "targets", "smallest_at_95", "smallest_at_98", "smallest_at_99",
                             "kd_gain", "file_target", "smallest_bytes_at_99"}
-    compressed = yaml.safe_load((project.path / paths.compress_record("cnn-2-4-hard")).read_text())
+    compressed = yaml.safe_load((project.path / paths.compress_full_record("cnn-2-4-hard")).read_text())
     assert compressed["sparsity"] == pytest.approx(params["compress"]["sparsity"], abs=0.02)
     assert (project.path / paths.tflite("cnn-2-4-hard", "int8")).stat().st_size == compressed["int8"]["bytes"]
-    deep = json.loads((project.path / recipe.deep_record("cnn-2-4-hard")).read_text())
+    deep = json.loads((project.path / recipe.deep_full_record("cnn-2-4-hard")).read_text())
     dcz = project.path / recipe.deep_dir("cnn-2-4-hard") / "seed-0.dcz"
     assert dcz.stat().st_size == deep["bytes"] and dcz.read_bytes()[:4] == b"DCZ1"
     assert 0 <= deep["accuracy"] <= 1 and deep["per_seed"][0]["sizes"]["total"] == deep["bytes"]
-    teacher_dcz = json.loads((project.path / recipe.deep_record("teacher")).read_text())
+    teacher_dcz = json.loads((project.path / recipe.deep_full_record("teacher")).read_text())
     assert teacher_dcz["x_smaller"] > 10 and (project.path / recipe.deep_dir("teacher") / "teacher.dcz").is_file()
     assert [g["met"] in (True, False) for g in summary["deep_goals"]] == [True, True]
     with open(project.path / paths.plot("artifacts.csv")) as f:
@@ -238,9 +243,9 @@ def test_adding_a_seed_retrains_only_the_points_of_that_family(project):
     r = project.dvc("repro")
     assert ran(r.stdout) == {"sweep_cnn@2-4-hard", "compress@cnn-2-4-hard", "deep_compress@cnn-2-4-hard",
                              "evaluate"}, r.stdout
-    deep = json.loads((project.path / recipe.deep_record("cnn-2-4-hard")).read_text())
+    deep = json.loads((project.path / recipe.deep_full_record("cnn-2-4-hard")).read_text())
     assert deep["seeds"] == [0, 1] and len(deep["per_seed"]) == 2  # every seed gets its own file
-    record = json.loads((project.path / paths.sweep_record("cnn-2-4-hard")).read_text())
+    record = json.loads((project.path / paths.student_full_record("cnn-2-4-hard")).read_text())
     assert record["seeds"] == [0, 1] and record["accuracy_std"] is not None
     project.commit("cnn over 2 seeds")
 
@@ -381,17 +386,6 @@ def commit_of(project, message):
 CLOCK = re.compile(r"(^|[._])(ms|speedup)_")  # latency figures in the compress records: wall-clock too
 
 
-def lock_without_clock(text):
-    """dvc.lock's stages, minus the files that hold wall-clock figures (metrics/timing/*, the latencies
-    in metrics/compress/*), which differ on every run (the test compares the rest of those through
-    `dvc metrics diff`)."""
-    stages = yaml.safe_load(text)["stages"]
-    for stage in stages.values():
-        stage["outs"] = [o for o in stage.get("outs", []) if not o["path"].startswith(("metrics/timing/",
-                                                                                          "metrics/compress/"))]
-    return stages
-
-
 def fanout(project, *args):
     r = project.run(sys.executable, "-m", "distill.fanout", *args)
     assert "Unable to acquire lock" not in r.stdout + r.stderr
@@ -421,14 +415,14 @@ def test_three_runners_with_two_workers_each_share_the_grid_through_a_remote(pro
     assert "git-tracked outputs" in fanout(plan, "push").stdout
     shares = json.loads(fanout(plan, "plan", "--shares", "3", "--json").stdout)
     assert [s["share"] for s in shares] == ["1/3", "2/3", "3/3"]
-    serial_lock = lock_without_clock(project.run("git", "show", f"{serial}:dvc.lock").stdout)
+    serial_lock = fan.lock_without_clock(project.run("git", "show", f"{serial}:dvc.lock").stdout)
     for share in shares:
         r = runner(f"runner-{share['share'][0]}")
         mine = share["stages"].split()
         needs = set(fan.load_plan(r.path).closure(mine)) - set(mine)
         out = fanout(r, "run", "--share", share["share"], "--pull", "--workers", "2").stdout
         assert f"{len(mine)} ran, {len(needs)} restored" in out, out  # what it needs: not trained again
-        lock = lock_without_clock((r.path / "dvc.lock").read_text())
+        lock = fan.lock_without_clock((r.path / "dvc.lock").read_text())
         assert set(lock) == set(mine) | needs  # no lost entry
         assert all(lock[s] == serial_lock[s] for s in lock)  # two at a time, same bytes as one at a time
         fanout(r, "push")
@@ -436,7 +430,7 @@ def test_three_runners_with_two_workers_each_share_the_grid_through_a_remote(pro
     r = gather.dvc("repro", "--pull")
     assert ran(r.stdout) == {"evaluate"}, r.stdout  # everything else restored from the run-cache
     assert restored(r.stdout) == set(serial_lock) - {"evaluate"}
-    lock = lock_without_clock((gather.path / "dvc.lock").read_text())
+    lock = fan.lock_without_clock((gather.path / "dvc.lock").read_text())
     serial_lock.pop("evaluate")  # it reads the compress records' latencies
     assert {s: v for s, v in lock.items() if s != "evaluate"} == serial_lock
     diff = json.loads(gather.dvc("metrics", "diff", serial, "--json").stdout or "{}")

@@ -4,9 +4,15 @@ default template loads it from a CDN and leaves each interactive plot blank offl
 
 The page is drawn by headless Chromium with every host name unresolvable, so the test means the same
 with or without a network. It runs in a copy of just what `dvc plots show` reads (dvc.yaml, params.yaml
-for its ${...}, metrics/, .dvc/config and the template), so no pipeline run or DVC lock is needed.
+for its ${...}, metrics/, .dvc/config, the custom plot templates in .dvc/plots/ and the page template), so no
+pipeline run or DVC lock is needed.
+
+The four data-series plots of dvc.yaml's `plots:` use the custom templates .dvc/plots/log_scatter.json and
+log_linear.json: their x (params, bytes, compression) spans orders of magnitude, so it is on a log scale, and
+their y (accuracy) is zoomed to the data rather than drawn from 0, as in distill/plots.py's PNGs.
 """
 import html
+import json
 import os
 import re
 import shutil
@@ -37,6 +43,29 @@ addEventListener("load", () => {
   for (const img of document.images) img.setAttribute("data-probe-loaded", img.complete && img.naturalWidth > 0);
 });
 </script>"""
+
+# Put last in <head>, after vega-embed: wraps vegaEmbed to record, on each plot's <div>, the type and domain of
+# the x and y scales vega drew it with (a layered spec shares them, as "x" and "y").
+SCALE_PROBE = """<script>
+(function () {
+  const embed = window.vegaEmbed;
+  window.vegaEmbed = function (el, spec, opts) {
+    return embed(el, spec, opts).then(result => {
+      const div = document.querySelector(el), scales = {};
+      for (const axis of ["x", "y"]) {
+        try { const s = result.view.scale(axis); scales[axis] = {type: s.type, domain: s.domain()}; }
+        catch (e) { scales[axis] = null; }
+      }
+      div.setAttribute("data-probe-scales", JSON.stringify(scales));
+      return result;
+    });
+  };
+})();
+</script>"""
+
+# dvc.yaml's data-series plots drawn with a log x axis and an accuracy axis not from 0: {plot id: template}
+LOG_PLOTS = {"frontier": "log_scatter", "accuracy_vs_bytes": "log_scatter",
+             "accuracy_vs_params": "log_linear", "accuracy_vs_compression": "log_linear"}
 
 
 def dom_id(name):
@@ -115,6 +144,7 @@ def project_copy(dest):
     """The files `dvc plots show` reads, at their places, in an empty git repo: no data/."""
     (dest / ".dvc").mkdir(parents=True)
     shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
+    shutil.copytree(ROOT / ".dvc" / "plots", dest / ".dvc" / "plots")  # the custom plot templates
     for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
         if (ROOT / name).is_file():
             shutil.copy2(ROOT / name, dest / name)
@@ -130,28 +160,40 @@ def test_template_is_built_from_its_sources():
     assert run.returncode == 0, run.stderr
 
 
-def test_dvc_plots_show_draws_every_declared_plot_offline(tmp_path):
+@pytest.fixture(scope="module")
+def shown(tmp_path_factory):
+    """`dvc plots show` on a copy of the project, and the page as headless Chromium drew it, once per module:
+    (project, what dvc said, its return code, index.html, the drawn DOM, chromium's return code and stderr)."""
     browser = chromium()
+    tmp_path = tmp_path_factory.mktemp("plots_html")
     project = project_copy(tmp_path / "project")
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(out)], cwd=project,
                          capture_output=True, text=True, timeout=300)
-    # dvc exits 0 even when a plot failed to load (it warns, or says "failed to load"), so its words count too
     said = run.stdout + run.stderr
-    assert run.returncode == 0, said
-    assert not re.search(r"WARNING|ERROR|failed to load", said), said
+    if run.returncode != 0:
+        return project, said, run.returncode, None, None, None, None
     page = (out / "index.html").read_text(encoding="utf8")
-    assert not REMOTE_SCRIPT.search(page), "the page loads a script over the network"
-
     probe = out / "probe.html"  # beside index.html, so static/*.png resolve the same
-    probe.write_text(page.replace("<head>", "<head>\n" + PROBE, 1), encoding="utf8")
+    head_end = page.rindex("</head>")  # the page's own: the inlined scripts before it mention "</head>" too
+    page_probed = page[:head_end] + SCALE_PROBE + "\n" + page[head_end:]
+    probe.write_text(page_probed.replace("<head>", "<head>\n" + PROBE, 1), encoding="utf8")
     draw = subprocess.run(
         [browser, "--headless", "--disable-gpu", "--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND",
          f"--user-data-dir={tmp_path / 'chromium-profile'}", "--virtual-time-budget=10000",
          "--dump-dom", probe.as_uri()],
         capture_output=True, text=True, timeout=180)
-    assert draw.returncode == 0 and "<body" in draw.stdout, draw.stderr[-3000:]
-    dom = draw.stdout
+    return project, said, run.returncode, page, draw.stdout, draw.returncode, draw.stderr
+
+
+def test_dvc_plots_show_draws_every_declared_plot_offline(shown):
+    project, said, returncode, page, dom, draw_rc, draw_err = shown
+    # dvc exits 0 even when a plot failed to load (it warns, or says "failed to load"), so its words count too
+    assert returncode == 0, said
+    assert not re.search(r"WARNING|ERROR|failed to load", said), said
+    assert not REMOTE_SCRIPT.search(page), "the page loads a script over the network"
+
+    assert draw_rc == 0 and "<body" in dom, draw_err[-3000:]
     assert not REMOTE_SCRIPT.search(dom), "the drawn page added a script loaded over the network"
     errors = re.search(r'data-probe-errors="([^"]*)"', dom)
     assert errors is None, f"errors in the page: {errors and html.unescape(errors.group(1))}"
@@ -168,3 +210,57 @@ def test_dvc_plots_show_draws_every_declared_plot_offline(tmp_path):
     assert not unloaded, f"image plots without a loaded <img>: {unloaded}"
     drawn_count = sum(1 for i in declared if drawn.marks.get(i) or drawn.images.get(i))
     assert drawn_count == len(declared) == len(drawn.divs)
+
+
+def page_specs(page):
+    """{div id: the vega-lite spec DVC filled in} for each vega plot on a `dvc plots show` page."""
+    specs = {}
+    for m in re.finditer(r'<div id = "([^"]+)">\s*<script type = "text/javascript">\s*var spec = ', page):
+        specs[m.group(1)], _ = json.JSONDecoder().raw_decode(page, m.end())
+    return specs
+
+
+def encodings(spec, channel):
+    """Every `channel` encoding in a spec and its layers."""
+    found = [spec["encoding"][channel]] if channel in spec.get("encoding", {}) else []
+    for layer in spec.get("layer", []):
+        found += encodings(layer, channel)
+    return found
+
+
+def test_templates_are_declared_for_the_log_plots():
+    from dvc.dvcfile import load_file
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        plots = {next(iter(p)): next(iter(p.values())) for p in load_file(repo, "dvc.yaml").plots
+                 if isinstance(p, dict)}
+    for name, template in LOG_PLOTS.items():
+        assert plots[name]["template"] == template, name
+        assert (ROOT / ".dvc" / "plots" / f"{template}.json").is_file(), template
+
+
+def test_log_plots_have_a_log_x_and_a_zoomed_accuracy_axis(shown):
+    project, said, returncode, page, dom, draw_rc, draw_err = shown
+    assert returncode == 0, said
+    specs = page_specs(page)
+    for name in LOG_PLOTS:
+        spec = specs[dom_id(name)]
+        xs, ys = encodings(spec, "x"), encodings(spec, "y")
+        assert xs and all(x.get("scale", {}).get("type") == "log" for x in xs), (name, xs)
+        assert ys and all(y.get("scale", {}).get("zero") is False or "domain" in y.get("scale", {}) for y in ys), \
+            (name, ys)
+        assert not re.search(r"<DVC_METRIC_\w+>", json.dumps(spec)), f"{name}: an anchor DVC did not fill"
+        tooltips = [t for e in encodings(spec, "tooltip") for t in e]
+        assert any(t.get("title") == "name" for t in tooltips), f"{name}: no name in the tooltip"
+
+    # and vega drew them so: the scales of the view each <div> holds
+    assert draw_rc == 0, draw_err[-3000:]
+    drawn = {m.group(1): json.loads(html.unescape(m.group(2)))
+             for m in re.finditer(r'<div id="([^"]+)"[^>]*data-probe-scales="([^"]*)"', dom)}
+    for name in LOG_PLOTS:
+        scales = drawn.get(dom_id(name))
+        assert scales, f"{name}: vega did not report its scales"
+        assert scales["x"]["type"] == "log", (name, scales)
+        low, high = scales["y"]["domain"]
+        assert scales["y"]["type"] == "linear" and 0 < low < high <= 1.0, (name, scales)

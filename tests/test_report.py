@@ -133,7 +133,7 @@ def test_smallest_file_at_99_and_compress_table():
     best = R.smallest(rows, 0.99, size="bytes")
     assert best["name"] == "cnn-a-kd-int8" and best["bytes"] == 14_000 and round(best["ratio"]) == 343
     assert R.smallest(rows, 0.995, size="bytes") is None
-    teacher_tflite = {"float32": {"accuracy": 0.993, "bytes": 4_800_000, "gzip_bytes": 4_400_000}}
+    teacher_tflite = {"name": "teacher", "float32": {"accuracy": 0.993, "bytes": 4_800_000, "gzip_bytes": 4_400_000}}
     table = R.compress_table(comp, teacher_tflite)
     assert "| teacher (float32) | 0 | 0.9930 | 4,800,000 |" in table
     assert "| cnn-a-kd (int8) | 0.50 | 0.9910 | 14,000 | 7,000 | 343 | 686 |" in table
@@ -152,7 +152,8 @@ def deep_record(name, accuracy, size, before, seeds=(0, 1)):
             "recipe": {"bits": {"conv": 8, "dense": 5, "output": 5}}}
 
 
-TEACHER_TFLITE = {"float32": {"accuracy": 0.993, "bytes": 4_800_000, "gzip_bytes": 4_400_000, "ms_batch1": 0.4},
+TEACHER_TFLITE = {"name": "teacher",
+                  "float32": {"accuracy": 0.993, "bytes": 4_800_000, "gzip_bytes": 4_400_000, "ms_batch1": 0.4},
                   "int8": {"accuracy": 0.9931, "bytes": 1_200_000, "gzip_bytes": 1_000_000, "ms_batch1": 0.3}}
 
 
@@ -191,3 +192,9 @@ def test_trials_list_the_validation_runs_of_small_standalone_networks():
     rows = [row, {**row, "name": "head-6-kd"}, {**row, "name": "cnn-8-16-16-32-kd"}]
     assert R.trials(rows, 3000) == [row]  # head students and networks of 3,000 params or more are left out
     assert "| sep-8-24-2-kd | epochs=8, views.mixup=0.4 | 8 | 1 | 0.9792 | 0.9792 | 228 |" in R.trials_table([row])
+
+
+def test_tflite_files_name_each_file_as_the_compress_stage_writes_it():
+    files = R.tflite_files(compressed("cnn-a-kd", 0.992, 0.991, 37_000, 14_000))
+    assert [(kind, name, f["bytes"]) for kind, name, f in files] == [
+        ("float32", "cnn-a-kd.tflite", 37_000), ("int8", "cnn-a-kd-int8.tflite", 14_000)]

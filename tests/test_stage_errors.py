@@ -15,9 +15,9 @@ def project(tmp_path):
     return tmp_path
 
 
-def _refused(project, stage, message, args=()):
+def _refused(project, stage, message, args=(), params=None):
     before = files_under(project)
-    _stage_error(run_stage(stage, project, default_params(), args=args), stage, message)
+    _stage_error(run_stage(stage, project, params or default_params(), args=args), stage, message)
     assert files_under(project) == before  # nothing written, nothing removed
 
 
@@ -56,17 +56,22 @@ def test_deep_compress_without_the_trained_student_or_the_teacher(project):
     _refused(project, "deep_compress", f"{paths.student_dir(name)}: no trained student '{name}'", args=[name])
     (project / paths.COMPRESSED).mkdir(parents=True)
     (project / paths.tflite("teacher", "float32")).write_bytes(b"TFL3")
-    _refused(project, "deep_compress", f"{paths.TEACHER_MODEL}: not found", args=["teacher"])
+    with_teacher = default_params()
+    with_teacher["deep_compress"]["teacher"] = True  # the study's setting: the default leaves the teacher out
+    _refused(project, "deep_compress", f"{paths.TEACHER_MODEL}: not found", args=["teacher"], params=with_teacher)
 
 
 def test_evaluate_with_missing_and_damaged_records(project):
-    _refused(project, "evaluate", f"{paths.TEACHER_RECORD}: not found")
-    (project / paths.METRICS).mkdir()
-    (project / paths.TEACHER_RECORD).write_text("{half")
-    _refused(project, "evaluate", f"{paths.TEACHER_RECORD}: not a readable JSON file")
-    files.write_json(project / paths.TEACHER_RECORD, {"accuracy": 0.99, "val_accuracy": 0.99, "params": 1})
-    files.write_json(project / paths.STUDENT_RECORD, {"name": "x"})
-    _refused(project, "evaluate", f"{paths.STUDENT_RECORD}: not a record of this pipeline (no 'arch')")
+    # evaluate reads the full records, cached beside the models, not the metrics files' headlines
+    _refused(project, "evaluate", f"{paths.TEACHER_FULL_RECORD}: not found")
+    (project / paths.TEACHER_FULL_RECORD).write_text("{half")
+    _refused(project, "evaluate", f"{paths.TEACHER_FULL_RECORD}: not a readable JSON file")
+    files.write_json(project / paths.TEACHER_FULL_RECORD, {"accuracy": 0.99, "val_accuracy": 0.99, "params": 1})
+    files.write_json(project / paths.STUDENT_RECORD, {"accuracy": 0.98, "params": 100})  # a headline alone
+    student = paths.student_full_record(paths.HEADLINE)
+    _refused(project, "evaluate", f"{student}: not found")
+    files.write_json(project / student, {"name": "x"})
+    _refused(project, "evaluate", f"{student}: not a record of this pipeline (no 'arch')")
 
 
 def test_compress_with_a_damaged_teacher_file(project):

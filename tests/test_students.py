@@ -94,6 +94,33 @@ def test_save_writes_a_model_per_seed_and_the_test_predictions(tmp_path, monkeyp
     assert pred.shape == (2, 10) and pred.dtype == np.int8
     np.testing.assert_array_equal(pred[1], np.argmax(runs[1].test_logits, axis=1))
     assert students.timing(runs)["per_seed"].keys() == {"0", "3"}
+    assert not (tmp_path / paths.student_full_record(spec.name)).exists()  # no record given: none written
+
+
+def test_train_and_record_keeps_the_full_record_beside_the_models_and_the_headline_in_metrics(tmp_path, monkeypatch):
+    import json
+
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    spec, train = StudentSpec("mlp", (4,), "kd"), train_config(batch_size=8, seeds=[0, 3])
+    record, runs = students.train_and_record(spec, train, spec.name, "metrics/sweep/x.json")
+    full = json.loads((tmp_path / paths.student_full_record(spec.name)).read_text())
+    assert full == record and full["size_bytes"] == (tmp_path / paths.student_model(spec.name, 0)).stat().st_size
+    assert full["per_seed"][1]["seed"] == 3 and full["augment"] is False and [r.seed for r in runs] == [0, 3]
+    headline = json.loads((tmp_path / "metrics/sweep/x.json").read_text())
+    assert headline == {k: record[k] for k in ("accuracy", "accuracy_std", "val_accuracy", "params")}
+    assert json.loads((tmp_path / paths.student_train(spec.name)).read_text()) == train.as_dict()
+    assert students.trained_augmented(spec.name) is False
+    assert set(json.loads((tmp_path / paths.timing(spec.name)).read_text())["per_seed"]) == {"0", "3"}
+
+
+def test_trained_augmented_refuses_a_folder_without_its_settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(files.InputError, match=r"data/students/cnn-2-4-kd/train.json: not found"):
+        students.trained_augmented("cnn-2-4-kd")
+    files.write_json(tmp_path / paths.student_train("cnn-2-4-kd"), {"epochs": 1})
+    with pytest.raises(files.InputError, match=r"train.json: no 'augment' true or false; rerun"):
+        students.trained_augmented("cnn-2-4-kd")
 
 
 def test_row_count_mismatch_names_the_files(tmp_path, monkeypatch):

@@ -82,7 +82,7 @@ def test_view_batches_show_each_image_once_per_epoch_at_a_seeded_view():
         v[view, :, 0, 1] = np.arange(n)  # pixel (0, 1) says which image
     cached = views.Views(v, np.zeros((0, n), np.int32), np.zeros((0, n), np.float32), np.arange(n) % 10)
     seen = []
-    b = training.ViewBatches(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
+    b = training.Batches.of_views(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
     assert len(b) == 3
     for _ in range(2):
         rows = [b[i] for i in range(len(b))]
@@ -95,6 +95,90 @@ def test_view_batches_show_each_image_once_per_epoch_at_a_seeded_view():
         seen.append(y)
         b.on_epoch_end()
     assert not np.array_equal(seen[0], seen[1])
-    again = training.ViewBatches(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
+    again = training.Batches.of_views(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
     np.testing.assert_array_equal(np.concatenate([again[i][1] for i in range(3)]), seen[0])
     assert set(np.concatenate(seen)[:, 0]) == {0, 1, 2}
+
+
+class OldBatches:
+    """training.Batches and training.ViewBatches as they were before they became one class: the
+    reference the merged class must match batch for batch (same batches, same trained weights)."""
+
+    def __init__(self, x, y, batch_size, seed=0, shuffle=True, transform=None):
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.shuffle, self.transform = shuffle, transform
+        self.epoch = 0
+        self._order()
+
+    def _order(self):
+        n = len(self.x)
+        self.index = np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle else None
+
+    def __getitem__(self, i):
+        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        idx = np.sort(self.index[sl]) if self.shuffle else sl
+        x = self.x[idx]
+        return (self.transform(x) if self.transform else x), self.y[idx]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order()
+
+
+class OldViewBatches(OldBatches):
+    def __init__(self, views, targets, batch_size, seed=0, mix=True):
+        self.views, self.targets, self.batch_size, self.seed, self.mix = views, targets, batch_size, seed, mix
+        self.epoch = 0
+        self._order()
+
+    def _order(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.index, self.view = rng.permutation(self.views.n), rng.integers(self.views.count, size=self.views.n)
+
+    def __getitem__(self, i):
+        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        order = np.argsort(self.index[sl])
+        idx, k = self.index[sl][order], self.view[sl][order]
+        return self.views.images(k, idx, mix=self.mix), self.targets(k, idx)
+
+
+def _same_batches(new, old, epochs=3):
+    for _ in range(epochs):
+        for i in range(len(new)):
+            (xa, ya), (xb, yb) = new[i], old[i]
+            assert xa.dtype == xb.dtype and ya.dtype == yb.dtype
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+        new.on_epoch_end()
+        old.on_epoch_end()
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("transform", [None, lambda x: x.astype(np.float32) / 255.0])
+def test_batches_over_arrays_match_the_old_class_bit_for_bit(tmp_path, shuffle, transform):
+    rng = np.random.default_rng(7)
+    np.save(tmp_path / "x.npy", rng.integers(0, 255, (23, 28, 28), dtype=np.uint8))
+    x = np.load(tmp_path / "x.npy", mmap_mode="r")
+    y = rng.normal(size=(23, 20)).astype(np.float32)
+    _same_batches(training.Batches(x, y, 5, seed=4, shuffle=shuffle, transform=transform),
+                  OldBatches(x, y, 5, seed=4, shuffle=shuffle, transform=transform))
+
+
+@pytest.mark.parametrize("mixup", [False, True])
+@pytest.mark.parametrize("mix", [False, True])
+def test_batches_over_views_match_the_old_class_bit_for_bit(mixup, mix):
+    from distill import views
+
+    rng = np.random.default_rng(8)
+    n, k = 23, 3
+    images = rng.integers(0, 255, (k, n, 28, 28), dtype=np.uint8)
+    partner = rng.integers(0, n, (k, n)) if mixup else np.zeros((0, n), np.int64)
+    lam = rng.random((k, n), dtype=np.float32) if mixup else np.zeros((0, n), np.float32)
+    cached = views.Views(images, partner, lam, rng.integers(0, 10, n))
+    logits = rng.normal(size=(k, n, 10)).astype(np.float32)
+
+    def targets(kk, ii):
+        return np.concatenate([cached.label_weights(kk, ii), logits[kk, ii]], axis=1)
+
+    _same_batches(training.Batches.of_views(cached, targets, 5, seed=2, mix=mix),
+                  OldViewBatches(cached, targets, 5, seed=2, mix=mix))

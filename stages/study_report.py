@@ -1,0 +1,84 @@
+"""Stage study_report of the study (study/dvc.yaml): every network record -> summary, report, plots.
+
+    PYTHONPATH=.. python -m stages.study_report      (in study/)
+
+Reads params: evaluate (targets, budgets, kd goal, file target), study (which networks to expect) and
+deep_compress.teacher and .students; reads metrics/networks/<network>.json of every network on the grid (a missing
+one is an error, a stale one of a network no longer on the grid is left out), the full records of the
+teacher (data/teacher.json), of its .tflite files (data/compressed/teacher.json) and of every listed
+student's .dcz files (data/deep_compressed/<name>/record.json). Writes
+metrics/summary.json, metrics/report.md and metrics/plots/ (frontier.png, kd_gain.png,
+accuracy_vs_bytes.png, frontier.csv), all git-tracked and none a DVC metric: the root's
+`dvc metrics show` stays the default pipeline's.
+"""
+from dataclasses import dataclass
+
+import distill
+from distill import names, paths
+from distill import params as P
+from distill import study as S
+from distill.recipe import DeepCompressConfig, deep_full_record
+
+ACCURACY = P.number(min=0, max=1)
+BUDGET = P.mapping({"params": P.integer(min=1), "target": ACCURACY})
+KD_GOAL = P.mapping({"params": P.integer(min=1), "gain": P.number(min=0, max=1), "networks": P.integer(min=1)})
+DEEP_KEYS = ("name", "seeds", "accuracy", "accuracy_std", "accuracy_before", "bytes", "x_smaller", "recipe", "per_seed")
+
+
+@dataclass(frozen=True)
+class StudyEvaluateConfig:
+    targets: list = P.field(P.list_of(ACCURACY))  # summary's smallest_at_<target>: fewest params reaching it
+    file_target: float = P.field(ACCURACY)  # the smallest .dcz file reaching it
+    budgets: list = P.field(P.list_of(BUDGET, unique=False))  # within `params`, validation's pick reaches `target`
+    kd_goal: dict = P.field(KD_GOAL)  # kd or dkd beats hard significantly by >= gain on >= networks under params
+
+
+def read_record(path, keys):
+    from distill import files
+
+    record = files.read_json(path)
+    missing = [k for k in keys if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise files.InputError(f"{path}: not a record of this study (no '{missing[0]}'); "
+                               "rerun the stage that writes it (dvc repro -f -s <stage>)")
+    return record
+
+
+def main():
+    cfg = P.section("evaluate", StudyEvaluateConfig)
+    study = S.load()
+    deep_cfg = P.section("deep_compress", DeepCompressConfig)
+    from distill import files, plots
+    from distill import report as R
+    from distill import study_report as SR
+
+    teacher = read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
+    networks = [read_record(S.network_record(S.network_name(arch, widths)), ("network", "students", "kd_gain"))
+                for arch, widths in study.networks()]
+    if not networks:
+        raise P.ParamsError(f"{P.PARAMS_FILE}: {S.SECTION}: no network on any family's grid")
+    deep = [read_record(deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
+    teacher_tflite = read_record(paths.compress_full_record(names.TEACHER), names.TFLITE_KINDS)
+    rows = R.artifacts([], teacher_tflite, deep)
+    summary = SR.summarize(teacher, networks, cfg.targets, cfg.budgets, cfg.kd_goal, rows, deep, cfg.file_target)
+    records, gains = SR.records_of(networks)
+
+    R.write_csv(paths.plot("frontier.csv"), sorted(records, key=lambda r: r["params"]),
+                ["name", "arch", "loss", "params", "accuracy", "accuracy_std", "accuracy_min", "val_accuracy"])
+    plots.frontier(records, teacher, cfg.targets, paths.plot("frontier.png"))
+    SR.kd_gain_plot(gains, cfg.kd_goal, paths.plot("kd_gain.png"))
+    if rows:
+        plots.accuracy_vs_bytes(rows, cfg.file_target, paths.plot("accuracy_vs_bytes.png"))
+    files.write_json(paths.SUMMARY, summary)
+    with files.atomic_path(paths.REPORT) as tmp:
+        tmp.write_text(SR.report(summary, networks, rows, deep))
+    goals = summary["goals"]
+    print("study_report: " + "; ".join(
+        f"<= {b['params']:,} params: {b['student']} {b['accuracy']:.4f} ({'met' if b['met'] else 'not met'})"
+        if b["student"] else f"<= {b['params']:,} params: none" for b in goals["budgets"])
+        + f"; kd goal {'met' if goals['kd']['met'] else 'not met'} "
+        + f"({', '.join(goals['kd']['winners']) or 'no network'})")
+
+
+if __name__ == "__main__":
+    distill.run(main)

@@ -1,0 +1,454 @@
+"""The research study (study/dvc.yaml, study/params.yaml; docs/study.md): its params, its stages
+against the code they run, its git-tracked outputs, the gather arithmetic, and one shrunk run.
+
+The end-to-end test copies the project into a temporary git repo, shrinks the study to a few hundred
+images, one epoch and one network over two seeds, runs `dvc repro study/dvc.yaml`, then checks that a
+third seed trains only that seed (and re-gathers), and that a clone which pulls the upstream from a
+remote finds every trained seed up to date.
+"""
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT, make_dataset
+from scipy.stats import binomtest
+from test_dvc_yaml import runs
+
+from distill import gather as G
+from distill import names, paths, recipe
+from distill import params as P
+from distill import study as S
+
+STUDY = ROOT / "study"
+PARAMS = STUDY / "params.yaml"
+SHARED = ROOT.parent / "shared" / "data" / "mnist"
+UPSTREAM = ("fetch", "views", "teacher", "teacher_outputs", "teacher_tflite")
+
+
+# --- params ------------------------------------------------------------------------------------------
+
+
+def test_study_params_validate():
+    from distill import config, runtime
+    from stages.fetch import FetchConfig
+    from stages.study_report import StudyEvaluateConfig
+    from stages.teacher import TeacherConfig
+    from stages.teacher_outputs import TeacherOutputsConfig
+    from stages.views import ViewsConfig
+
+    study = S.load(PARAMS)
+    for section, spec in (("fetch", FetchConfig), ("views", ViewsConfig), ("teacher", TeacherConfig),
+                          ("teacher_outputs", TeacherOutputsConfig), ("compress", config.CompressConfig),
+                          ("deep_compress", recipe.DeepCompressConfig), ("evaluate", StudyEvaluateConfig),
+                          ("runtime", runtime.RuntimeConfig)):
+        P.section(section, spec, PARAMS)
+    assert set(study.families) == {names.SEP, names.CNN, names.MLP}
+    for family in study.families.values():
+        assert family.loss == [names.KD, names.DKD, names.HARD] and len(family.seeds) >= 3
+        assert family.train.augment
+    teacher = P.section("teacher", TeacherConfig, PARAMS)
+    assert teacher.epochs >= 10 and teacher.augment  # the study's own teacher, not the short default's
+    assert P.section("views", ViewsConfig, PARAMS).count >= 4
+    fetch = P.section("fetch", FetchConfig, PARAMS)
+    assert fetch.mirror == "../../shared/data/mnist" and (STUDY / fetch.mirror).resolve() == SHARED.resolve()
+    root = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert yaml.safe_load(PARAMS.read_text())["fetch"]["files"] == root["fetch"]["files"]  # the same bytes
+    deep = P.section("deep_compress", recipe.DeepCompressConfig, PARAMS)
+    on_grid = {s.name for s in study.specs()}
+    assert set(deep.students) <= on_grid, "study deep_compress.students must be students of the study"
+
+
+def test_seeds_sit_beside_train_so_adding_one_changes_nothing_a_seed_reads(tmp_path):
+    params = yaml.safe_load(PARAMS.read_text())
+    params["study"]["sep"]["seeds"] = [0, 0]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(P.ParamsError, match=r"study\.sep\.seeds: lists 0 twice"):
+        S.load(path)
+    params["study"]["sep"].update(seeds=[0], hidden=[])  # an empty grid leaves the family out
+    params["study"]["sep"]["train"]["seeds"] = [0]
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(P.ParamsError, match=r"study\.sep\.train\.seeds: unknown key"):
+        S.load(path)
+    del params["study"]["sep"]["train"]["seeds"]
+    path.write_text(yaml.safe_dump(params))
+    assert S.load(path).families[names.SEP].hidden == []
+    train = S.train_config(S.load(path).families[names.CNN].train, 7)
+    assert train.seeds == [7] and train.epochs == params["study"]["cnn"]["train"]["epochs"]
+
+
+# --- study/dvc.yaml against the code ------------------------------------------------------------------
+
+
+def _study_stages(root=ROOT):
+    """{stage name in study/dvc.yaml: (cmd, file deps relative to the project root, outs relative to
+    study/, params keys, the DVC outs)}, as DVC reads it, matrix points expanded."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    out = {}
+    with Repo(str(root)) as repo:
+        for s in repo.index.stages:
+            if Path(s.dvcfile.path).resolve() != (root / "study" / "dvc.yaml").resolve():
+                continue
+            files = [os.path.normpath(os.path.join("study", d.def_path)) for d in s.deps
+                     if not isinstance(d, ParamsDependency)]
+            keys = [k for d in s.deps if isinstance(d, ParamsDependency) for k in d.params]
+            out[s.addressing.split(":", 1)[1]] = (s.cmd, files, [o.def_path for o in s.outs], keys,
+                                                  [(o.def_path, o.use_cache, o.is_metric, o.is_plot) for o in s.outs])
+    return out
+
+
+STAGES = _study_stages()
+
+
+def _command(cmd):
+    words = shlex.split(cmd)
+    assert words[:3] == ["PYTHONPATH=..", "python", "-m"] and words[3].startswith("stages."), cmd
+    return words[3], words[4:]
+
+
+def test_the_study_has_every_stage_the_params_ask_for():
+    study = S.load(PARAMS)
+    deep = P.section("deep_compress", recipe.DeepCompressConfig, PARAMS)
+    seeds = {f"{s.arch}@{names.format_widths(s.widths)}-{s.loss}-{seed}"
+             for s in study.specs() for seed in study.families[s.arch].seeds}
+    gathers = {f"gather_{arch}@{names.format_widths(w)}" for arch, w in study.networks()}
+    expected = set(UPSTREAM) | seeds | gathers | {f"deep_compress@{n}" for n in deep.students} | {"study_report"}
+    assert deep.teacher  # the teacher's .dcz is the study's (the default pipeline leaves it out)
+    expected.add("deep_compress_teacher")
+    assert set(STAGES) == expected
+    assert "sep@8-24-2-kd-0" in STAGES and "gather_sep@8-24-2" in STAGES
+
+
+def test_dvc_lists_the_study_stages():
+    r = subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "study/dvc.yaml"], cwd=ROOT,
+                       capture_output=True, text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    assert r.returncode == 0, r.stderr
+    listed = {line.split()[0].split(":", 1)[1] for line in r.stdout.splitlines() if line.strip()}
+    assert listed == set(STAGES)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_study_stage_deps_list_exactly_the_modules_it_runs(stage):
+    cmd, deps, *_ = STAGES[stage]
+    module, _ = _command(cmd)
+    ran = runs(module)
+    listed = {d for d in deps if d.endswith(".py")}
+    missing, extra = sorted(ran - listed), sorted(listed - ran)
+    assert not missing, f"study stage {stage}: runs {', '.join(missing)}, missing from its deps in study/dvc.yaml"
+    assert not extra, f"study stage {stage}: lists {', '.join(extra)} in its deps, but never runs it"
+
+
+def _expected_outs(module, args):
+    """What each study stage writes, relative to study/, in distill's own terms."""
+    kinds = names.TFLITE_KINDS
+    if module == "stages.fetch":
+        return {paths.MNIST}
+    if module == "stages.views":
+        return {paths.VIEWS, paths.timing("views")}
+    if module == "stages.teacher":
+        t = names.TEACHER
+        return {paths.TEACHER_MODEL, paths.TEACHER_FULL_RECORD, paths.live(t), paths.TEACHER_RECORD, paths.timing(t)}
+    if module == "stages.teacher_outputs":
+        return {paths.teacher_outputs(s, k) for s in ("train", "val", "test") for k in paths.OUTPUT_KINDS} | {
+            paths.VIEW_LOGITS}
+    if module == "stages.teacher_tflite":
+        return {paths.tflite(names.TEACHER, k) for k in kinds} | {paths.compress_full_record(names.TEACHER),
+                                                                   paths.compress_record(names.TEACHER)}
+    if module == "stages.seed":
+        arch, hidden, loss, seed = args
+        spec, seed = names.StudentSpec(arch, names.parse_widths(hidden), loss), int(seed)
+        return {paths.student_model(spec.name, seed), S.seed_record(spec, seed), S.seed_timing(spec, seed),
+                S.seed_predictions(spec, seed, "val"), S.seed_predictions(spec, seed, "test")}
+    if module == "stages.gather":
+        arch, hidden = args
+        return {S.network_record(S.network_name(arch, names.parse_widths(hidden)))}
+    if module == "stages.deep_compress":
+        (name,) = args
+        return {recipe.deep_dir(name), recipe.deep_record(name), paths.timing(f"deep_compress-{name}")}
+    if module == "stages.study_report":
+        return {paths.SUMMARY, paths.REPORT, paths.PLOTS}
+    raise AssertionError(f"{module} is not known to this test; add what it writes")
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_study_stage_outs_are_the_paths_its_module_names(stage):
+    cmd, _, outs, *_ = STAGES[stage]
+    assert set(outs) == _expected_outs(*_command(cmd)), f"study stage {stage}: study/dvc.yaml and distill disagree"
+
+
+def test_every_study_data_dep_is_another_study_stages_output():
+    produced = {os.path.normpath(f"study/{o}") for _, _, outs, *_ in STAGES.values() for o in outs}
+    for stage, (_, deps, *_) in STAGES.items():
+        for d in deps:
+            if not d.endswith(".py"):
+                assert d in produced or any(o.startswith(d + "/") for o in produced), \
+                    f"study stage {stage}: depends on {d}, which no study stage writes"
+
+
+def test_outputs_downstream_of_the_teacher_are_git_tracked_and_not_metrics():
+    for stage, (_, _, _, _, outs) in STAGES.items():
+        for path, cached, metric, plot in outs:
+            assert not metric and not plot, (f"study stage {stage}: {path} is a metric/plot: the root's "
+                                              "`dvc metrics show` and `dvc plots show` would list it")
+            if stage in UPSTREAM:
+                assert cached, f"study stage {stage}: {path} should be in the DVC cache (big, and run-cacheable)"
+            else:
+                assert not cached, f"study stage {stage}: {path} must be tracked by git (cache: false)"
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", "study/data/students/sep-8-24-2-kd/seed-0.keras",
+                              "study/metrics/seeds/sep-8-24-2/kd-seed-0.json"], cwd=ROOT, capture_output=True,
+                             text=True)
+    assert ignored.stdout.strip() == "", f"git would ignore the study's seed outputs: {ignored.stdout}"
+
+
+def test_a_seed_stage_depends_on_its_train_params_not_on_the_lists():
+    for stage, (cmd, _, _, keys, _) in STAGES.items():
+        module, args = _command(cmd)
+        if module == "stages.seed":
+            assert sorted(keys) == ["runtime", f"study.{args[0]}.train"], stage
+        if module == "stages.gather":
+            assert sorted(keys) == ["runtime", f"study.{args[0]}.loss", f"study.{args[0]}.seeds"], stage
+
+
+# --- the gather arithmetic ----------------------------------------------------------------------------
+
+
+def _seed_record(loss, seed, val, test, agreement=0.9):
+    spec = names.StudentSpec(names.SEP, (2, 4, 1), loss)
+    return {"name": spec.name, "arch": spec.arch, "hidden": spec.hidden, "widths": list(spec.widths), "loss": loss,
+            "params": 123, "compression": 9754.33, "accuracy": test, "accuracy_std": None, "accuracy_min": test,
+            "val_accuracy": val, "val_accuracy_std": None, "val_accuracy_min": val, "agreement": agreement,
+            "agreement_std": None, "agreement_min": agreement, "seeds": [seed],
+            "per_seed": [{"seed": seed, "val_accuracy": val, "accuracy": test, "agreement": agreement}],
+            "temperature": 4.0, "epochs": 1}
+
+
+def test_merge_gives_mean_sample_std_and_min_over_seeds():
+    merged = G.merge([_seed_record("kd", 0, 0.90, 0.80), _seed_record("kd", 1, 0.92, 0.84),
+                      _seed_record("kd", 2, 0.94, 0.86)])
+    assert merged["seeds"] == [0, 1, 2] and [p["seed"] for p in merged["per_seed"]] == [0, 1, 2]
+    assert merged["accuracy"] == pytest.approx(0.833333, abs=1e-6)
+    assert merged["accuracy_std"] == pytest.approx(np.std([0.80, 0.84, 0.86], ddof=1), abs=1e-6)  # sample std
+    assert merged["accuracy_min"] == 0.80
+    assert merged["val_accuracy"] == pytest.approx(0.92) and merged["val_accuracy_min"] == 0.90
+    assert merged["val_accuracy_std"] == pytest.approx(0.02, abs=1e-6)
+    assert merged["params"] == 123 and merged["epochs"] == 1 and merged["name"] == "sep-2-4-1-kd"
+    one = G.merge([_seed_record("kd", 5, 0.9, 0.8)])
+    assert one["accuracy_std"] is None and one["seeds"] == [5]
+
+
+def test_merge_refuses_seeds_trained_otherwise():
+    other = _seed_record("kd", 1, 0.9, 0.8)
+    other["epochs"] = 2
+    with pytest.raises(ValueError, match="epochs"):
+        G.merge([_seed_record("kd", 0, 0.9, 0.8), other])
+    with pytest.raises(ValueError, match="twice"):
+        G.merge([_seed_record("kd", 0, 0.9, 0.8), _seed_record("kd", 0, 0.9, 0.8)])
+
+
+def test_gains_are_the_exact_paired_test_over_common_seeds():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 400)
+    correct = {"kd": rng.random((3, 400)) < 0.9, "hard": rng.random((2, 400)) < 0.8,
+               "dkd": rng.random((3, 400)) < 0.8}
+    pred = {loss: np.where(c, labels, (labels + 1) % 10) for loss, c in correct.items()}
+    students = {loss: G.merge([_seed_record(loss, s, 0.9, float(np.mean(c[i]))) for i, s in enumerate(
+        [0, 1, 2][:len(c)])]) for loss, c in correct.items()}
+    gains = G.gains("sep-2-4-1", students, pred, labels)
+    assert set(gains) == {"sep-2-4-1", "sep-2-4-1 dkd"}  # report.kd_gain's keys
+    g = gains["sep-2-4-1"]
+    assert g["seed_pairs"] == 2 and g["loss"] == "kd" and g["params"] == 123  # hard has seeds 0 and 1 only
+    kd_right, hard_right = correct["kd"][:2], correct["hard"]
+    b, c = int(np.sum(kd_right & ~hard_right)), int(np.sum(~kd_right & hard_right))
+    assert (g["kd_only_right"], g["hard_only_right"]) == (b, c)
+    assert g["p_value"] == pytest.approx(binomtest(b, b + c, 0.5).pvalue, rel=1e-3)
+    diffs = [float(np.mean(kd_right[i]) - np.mean(hard_right[i])) for i in range(2)]
+    assert g["mean"] == pytest.approx(np.mean(diffs), abs=1e-6)
+    assert g["std"] == pytest.approx(np.std(diffs, ddof=1), abs=1e-6)
+    assert g["verdict"] == "kd better"
+    assert G.gains("n", {"kd": students["kd"]}, pred, labels) == {}  # no hard: nothing to test against
+
+
+def test_the_report_takes_gathered_networks(tmp_path):
+    from distill import study_report as SR
+
+    labels = np.zeros(100, dtype=np.int64)
+    nets = []
+    for widths, params, acc in (((2, 4, 1), 300, 0.96), ((4, 8, 2), 900, 0.985)):
+        students = {}
+        for loss, shift in (("kd", 0.005), ("hard", 0.0)):
+            recs = []
+            for s in (0, 1):
+                r = _seed_record(loss, s, acc + shift, acc + shift + 0.001 * s)
+                spec = names.StudentSpec(names.SEP, widths, loss)
+                r.update(name=spec.name, widths=list(widths), hidden=spec.hidden, params=params)
+                recs.append(r)
+            students[loss] = G.merge(recs)
+        pred = {"kd": np.zeros((2, 100), np.int64), "hard": np.ones((2, 100), np.int64)}
+        net = S.network_name(names.SEP, widths)
+        nets.append(G.network_record(names.SEP, widths, net, students, pred, labels))
+    teacher = {"accuracy": 0.99, "val_accuracy": 0.99, "params": 1_199_882}
+    budgets = [{"params": 2000, "target": 0.99}, {"params": 500, "target": 0.95}]
+    goal = {"params": 3000, "gain": 0.002, "networks": 2}
+    summary = SR.summarize(teacher, nets, [0.95, 0.98], budgets, goal)
+    assert summary["smallest_at_95"]["name"] == "sep-2-4-1-kd" and summary["smallest_at_98"]["name"] == "sep-4-8-2-kd"
+    assert [b["student"] for b in summary["goals"]["budgets"]] == ["sep-4-8-2-kd", "sep-2-4-1-kd"]
+    assert summary["goals"]["kd"]["met"] and summary["goals"]["kd"]["winners"] == ["sep-2-4-1", "sep-4-8-2"]
+    text = SR.report(summary, nets)
+    assert "## Every seed" in text and "| sep-2-4-1-kd | 300 | 1 |" in text and "**met**" in text
+    SR.kd_gain_plot(summary["kd_gain"], goal, tmp_path / "kd_gain.png")
+    assert (tmp_path / "kd_gain.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# --- one shrunk study, end to end ---------------------------------------------------------------------
+
+
+class Repo:
+    def __init__(self, path):
+        self.path = Path(path)
+        self.env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"],
+                    "TF_CPP_MIN_LOG_LEVEL": "3", "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t",
+                    "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+        self.env.pop("MNIST_MIRROR", None)
+
+    def run(self, *cmd, timeout=900):
+        r = subprocess.run(cmd, cwd=self.path, env=self.env, capture_output=True, text=True, timeout=timeout)
+        assert r.returncode == 0, f"{' '.join(map(str, cmd))} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+        return r
+
+    def dvc(self, *args):
+        return self.run(sys.executable, "-m", "dvc", *args)
+
+    def commit(self, message):
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "--allow-empty", "-m", message)
+
+    def params(self):
+        return yaml.safe_load((self.path / "study" / "params.yaml").read_text())
+
+    def set_params(self, params):
+        (self.path / "study" / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def json(self, rel):
+        return json.loads((self.path / "study" / rel).read_text())
+
+
+def ran(output):
+    """The study stages a dvc repro ran, without the `study/dvc.yaml:` prefix; root stages as they are."""
+    return {s.removeprefix("study/dvc.yaml:") for s in re.findall(r"Running stage '([^']+)'", output)}
+
+
+def shrink(params, mirror, files=None):
+    f = params["fetch"]
+    f.update(sources=["mirror"], mirror=str(mirror), train_images=700, test_images=300, validation_images=200)
+    if files:
+        f.update(files=files, train_images=None, test_images=None)
+    params["views"].update(count=2)
+    params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
+    tiny = {"epochs": 1, "batch_size": 64}
+    s = params["study"]
+    s["sep"].update(hidden=["2-4-1"], loss=["kd", "hard"], seeds=[0, 1])
+    s["sep"]["train"].update(**tiny)
+    for arch in ("cnn", "mlp"):
+        s[arch]["hidden"] = []  # one network in all
+    params["compress"].update(calibration_images=50, repeats_batch1=2, repeats_batch1000=1)
+    d = params["deep_compress"]
+    d["students"] = ["sep-2-4-1-kd"]
+    for how in (d["teacher_recipe"], d["student_recipe"]):
+        how.update(prune_epochs=1, share_epochs=1, batch_size=64)
+    return params
+
+
+@pytest.fixture(scope="module")
+def shrunk(tmp_path_factory):
+    """The project as a clone would hold it (git's tracked files and the new untracked ones), shrunk."""
+    path = tmp_path_factory.mktemp("study") / "project"
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file() and not rel.startswith(("study/data/", "study/metrics/")) and rel != "study/dvc.lock":
+            (path / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, path / rel)
+    repo = Repo(path)
+    repo.run("git", "init", "-q", "-b", "main")
+    params = repo.params()
+    if SHARED.is_dir():
+        shrink(params, SHARED)
+    else:
+        shrink(params, path.parent / "mirror", files=make_dataset(path.parent / "mirror", 900, 300))
+    repo.set_params(params)
+    repo.commit("the study, shrunk")
+    return repo
+
+
+def test_shrunk_study_end_to_end(shrunk, tmp_path):
+    repo = shrunk
+    points = {f"sep@2-4-1-{loss}-{seed}" for loss in ("kd", "hard") for seed in (0, 1)}
+    r = repo.dvc("repro", "study/dvc.yaml")
+    assert ran(r.stdout) == set(UPSTREAM) | points | {"gather_sep@2-4-1", "deep_compress@sep-2-4-1-kd",
+                                                      "deep_compress_teacher", "study_report"}, r.stdout
+    net = repo.json("metrics/networks/sep-2-4-1.json")
+    assert [s["loss"] for s in net["students"]] == ["kd", "hard"]
+    for s in net["students"]:
+        assert s["seeds"] == [0, 1] and s["accuracy_min"] == min(p["accuracy"] for p in s["per_seed"])
+        assert s["accuracy"] == pytest.approx(np.mean([p["accuracy"] for p in s["per_seed"]]), abs=1e-6)
+    gain = net["kd_gain"]["sep-2-4-1"]
+    assert gain["seed_pairs"] == 2 and 0 <= gain["p_value"] <= 1
+    summary = repo.json("metrics/summary.json")
+    assert summary["networks"] == 1 and summary["students"] == 2 and "sep-2-4-1" in summary["kd_gain"]
+    assert [b["params"] for b in summary["goals"]["budgets"]] == [2000, 1000, 500]
+    assert [d["name"] for d in summary["deep_compressed"]] == ["teacher", "sep-2-4-1-kd"]
+    dcz = repo.path / "study" / recipe.deep_dir("sep-2-4-1-kd")
+    assert {"seed-0.dcz", "seed-1.dcz"} <= {p.name for p in dcz.iterdir()}
+    for name in ("frontier.png", "kd_gain.png", "accuracy_vs_bytes.png"):
+        assert (repo.path / "study" / "metrics" / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+    assert "## Every seed" in (repo.path / "study" / "metrics" / "report.md").read_text()
+    assert "study/metrics/summary.json" not in repo.dvc("metrics", "show").stdout  # the root's view stays its own
+    # what git tracks: the seeds' files; what DVC caches: the big upstream artifacts
+    status = repo.run("git", "status", "--porcelain", "--untracked-files=all").stdout
+    for rel in ("study/data/students/sep-2-4-1-kd/seed-1.keras", "study/metrics/seeds/sep-2-4-1/hard-seed-0.json",
+                "study/metrics/seeds/sep-2-4-1/kd-seed-1-test.npy", "study/metrics/networks/sep-2-4-1.json",
+                "study/dvc.lock"):
+        assert rel in status, f"{rel} is not a file git would track:\n{status}"
+    for rel in ("study/data/views/images.npy", "study/data/teacher_outputs/train_logits.npy", "study/data/mnist.npz",
+                "study/data/teacher.keras"):
+        assert rel not in status, f"{rel}: git would track it; DVC should cache it"
+    repo.commit("first run")
+    before = {p: p.read_bytes() for p in (repo.path / "study" / "metrics" / "seeds").rglob("*")
+              if p.is_file()}
+
+    r = repo.dvc("repro", "study/dvc.yaml")
+    assert ran(r.stdout) == set(), r.stdout
+
+    params = repo.params()
+    params["study"]["sep"]["seeds"] = [0, 1, 2]
+    repo.set_params(params)
+    r = repo.dvc("repro", "study/dvc.yaml")
+    assert ran(r.stdout) == {"sep@2-4-1-kd-2", "sep@2-4-1-hard-2", "gather_sep@2-4-1",
+                             "deep_compress@sep-2-4-1-kd", "study_report"}, r.stdout
+    assert all(p.read_bytes() == blob for p, blob in before.items())  # seeds 0 and 1 untouched
+    net = repo.json("metrics/networks/sep-2-4-1.json")
+    assert all(s["seeds"] == [0, 1, 2] for s in net["students"]) and net["kd_gain"]["sep-2-4-1"]["seed_pairs"] == 3
+    repo.commit("third seed")
+
+    # another machine: a clone that pulls the upstream from a remote finds every seed up to date
+    remote = tmp_path / "remote"
+    repo.dvc("remote", "add", "-d", "local", str(remote))
+    repo.commit("remote")
+    repo.dvc("push", "study/dvc.yaml")
+    clone = Repo(tmp_path / "clone")
+    clone.path.parent.mkdir(parents=True, exist_ok=True)
+    Repo(tmp_path).run("git", "clone", "-q", str(repo.path), str(clone.path))
+    clone.dvc("pull", "study/dvc.yaml")
+    r = clone.dvc("repro", "study/dvc.yaml")
+    assert ran(r.stdout) == set(), r.stdout
