@@ -43,11 +43,25 @@ def small(params):
         params["compress"].update(students=[paths.HEADLINE], finetune_epochs=1, calibration_images=100,
                                   repeats_batch1=3, repeats_batch1000=1)
     if "deep_compress" in params:
-        d, cnn = params["deep_compress"], params["sweep"]["cnn"]
-        d.update(students=[f"cnn-{names.format_widths(names.parse_widths(cnn['hidden'][0]))}-{cnn['loss'][0]}"])
-        for how in (d["teacher_recipe"], d["student_recipe"]):
+        d = params["deep_compress"]
+        d.update(students=deep_points(d.get("students", []), params["sweep"]))
+        for how in (d["teacher_recipe"], d["student_recipe"]):  # the teacher's only runs with `teacher: true`
             how.update(prune_epochs=1, share_epochs=1, batch_size=64)
     return params
+
+
+def deep_points(students, sweep):
+    """deep_compress.students on the small grids (`sweep`, already cut to one point per family): each
+    listed point's family at its one point (cnn-... in an old params layout, mlp-... in the current
+    one); the first standalone family's point when none of the listed families is gridded."""
+    def point(arch):
+        grid = sweep[arch]
+        return f"{arch}-{names.format_widths(names.parse_widths(grid['hidden'][0]))}-{grid['loss'][0]}"
+
+    families = [arch for arch in dict.fromkeys(s.split("-", 1)[0] for s in students) if arch in sweep]
+    if not families:
+        families = [arch for arch in sweep if arch != names.HEAD][:1]
+    return [point(arch) for arch in families]
 
 
 def run(cmd, cwd, check=True):
