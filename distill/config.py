@@ -92,6 +92,13 @@ def sweep_spec():
     return check
 
 
+# The goals evaluate (default pipeline) and study_report (the study) answer, checked alike.
+ACCURACY = P.number(min=0, max=1)
+BUDGET = P.mapping({"params": P.integer(min=1), "target": ACCURACY})  # validation's pick within params reaches target
+KD_GOAL = P.mapping({"params": P.integer(min=1), "gain": P.number(min=0, max=1), "networks": P.integer(min=1)})
+DEEP_KEYS = ("name", "seeds", "accuracy", "accuracy_std", "accuracy_before", "bytes", "x_smaller", "recipe", "per_seed")
+
+
 @dataclass(frozen=True)
 class CompressConfig:
     """Deep Compression of trained students: prune while fine-tuning, then float32 and int8 TFLite."""

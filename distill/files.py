@@ -160,6 +160,17 @@ def read_json(path):
         raise unreadable(path, "JSON file", e) from None
 
 
+def read_record(path, keys):
+    """A stage's JSON record, checked to hold `keys`: a file from another version of the pipeline is
+    refused in one line naming it and the first key it lacks."""
+    record = read_json(path)
+    missing_key = next((k for k in keys if not isinstance(record, dict) or k not in record), None)
+    if missing_key is not None:
+        raise InputError(f"{path}: not a record of this pipeline (no '{missing_key}'); "
+                         "rerun the stage that writes it (dvc repro -f -s <stage>)")
+    return record
+
+
 def read_bytes(path):
     try:
         return Path(path).read_bytes()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import names, paths
 from . import params as P
-from .config import TrainConfig, augment_problem
+from .config import SweepConfig, TrainConfig
 
 SECTION = "study"
 FAMILIES = names.STANDALONE  # mlp, cnn, sep: students from raw pixels, which can train on the cached views
@@ -56,24 +56,16 @@ class StudyFamily:
 
 
 @dataclass(frozen=True)
-class StudyConfig:
-    families: dict  # arch -> StudyFamily, for every arch in FAMILIES
+class StudyConfig(SweepConfig):
+    """The `study` section: a grid per standalone family (arch -> StudyFamily, for every arch in
+    FAMILIES), checked and listed as the default pipeline's sweep is; each seed is its own stage."""
 
     def problems(self):
+        yield from super().problems()
         for arch, family in self.families.items():
-            if problem := augment_problem(arch, family.train.augment):
-                yield f"{arch}.train.augment", problem
             if names.MSE in family.loss:
                 yield f"{arch}.loss", (f"the study trains standalone students: {names.MSE} (on a head's logits) "
                                        "is not one")
-            for i, widths in enumerate(family.hidden):
-                if problem := names.widths_problem(arch, widths):
-                    yield f"{arch}.hidden[{i}]", problem
-
-    def specs(self):
-        """Every student of the study (network x loss), family by family."""
-        return [names.StudentSpec(arch, widths, loss) for arch, family in self.families.items()
-                for widths in family.hidden for loss in family.loss]
 
     def networks(self):
         """Every network of the study as (arch, widths)."""

@@ -16,17 +16,14 @@ from dataclasses import dataclass
 import distill
 from distill import config, names, paths
 from distill import params as P
+from distill.config import ACCURACY, BUDGET, DEEP_KEYS, KD_GOAL
 from distill.recipe import DeepCompressConfig, deep_full_record
 
-ACCURACY = P.number(min=0, max=1)
 STUDENT_KEYS = ("name", "arch", "hidden", "widths", "loss", "params", "accuracy", "accuracy_std", "accuracy_min",
                 "val_accuracy", "compression", "agreement", "seeds", "per_seed")
 COMPRESS_KEYS = ("name", "arch", "sparsity", *names.TFLITE_KINDS)
-DEEP_KEYS = ("name", "seeds", "accuracy", "accuracy_std", "accuracy_before", "bytes", "x_smaller", "recipe", "per_seed")
 
 
-BUDGET = P.mapping({"params": P.integer(min=1), "target": ACCURACY})
-KD_GOAL = P.mapping({"params": P.integer(min=1), "gain": P.number(min=0, max=1), "networks": P.integer(min=1)})
 DEEP_GOALS = P.mapping({"teacher_ratio": P.number(min=1), "teacher_loss": P.number(min=0, max=1),
                         "file_ratio": P.number(min=1)})
 
@@ -40,17 +37,6 @@ class EvaluateConfig:
     deep_goals: dict = P.field(DEEP_GOALS)  # the teacher deep-compressed; a file at file_target this much smaller
 
 
-def read_record(path, keys):
-    from distill import files
-
-    record = files.read_json(path)
-    missing = [k for k in keys if not isinstance(record, dict) or k not in record]
-    if missing:
-        raise files.InputError(f"{path}: not a record of this pipeline (no '{missing[0]}'); "
-                               "rerun the stage that writes it (dvc repro -f -s <stage>)")
-    return record
-
-
 def main():
     cfg = P.section("evaluate", EvaluateConfig)
     sweep = P.section("sweep", config.sweep_spec())
@@ -59,12 +45,12 @@ def main():
     from distill import data, evaluation, files, plots
     from distill import report as R
 
-    teacher = read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
-    student = read_record(paths.student_full_record(paths.HEADLINE), STUDENT_KEYS)
-    records = [read_record(paths.student_full_record(spec.name), STUDENT_KEYS) for spec in sweep.specs()]
-    compressed = [read_record(paths.compress_full_record(name), COMPRESS_KEYS) for name in compress.students]
-    teacher_tflite = read_record(paths.compress_full_record(names.TEACHER), ("name", *names.TFLITE_KINDS))
-    deep = [read_record(deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
+    teacher = files.read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
+    student = files.read_record(paths.student_full_record(paths.HEADLINE), STUDENT_KEYS)
+    records = [files.read_record(paths.student_full_record(spec.name), STUDENT_KEYS) for spec in sweep.specs()]
+    compressed = [files.read_record(paths.compress_full_record(name), COMPRESS_KEYS) for name in compress.students]
+    teacher_tflite = files.read_record(paths.compress_full_record(names.TEACHER), ("name", *names.TFLITE_KINDS))
+    deep = [files.read_record(deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
     actual, predicted = evaluation.read_predictions(paths.STUDENT_PREDICTIONS)
     curves = {names.TEACHER: plots.read_live(paths.live(names.TEACHER)),
               f"student {student['name']} (seed {student['seeds'][0]})":

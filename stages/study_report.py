@@ -17,12 +17,8 @@ import distill
 from distill import names, paths
 from distill import params as P
 from distill import study as S
+from distill.config import ACCURACY, BUDGET, DEEP_KEYS, KD_GOAL
 from distill.recipe import DeepCompressConfig, deep_full_record
-
-ACCURACY = P.number(min=0, max=1)
-BUDGET = P.mapping({"params": P.integer(min=1), "target": ACCURACY})
-KD_GOAL = P.mapping({"params": P.integer(min=1), "gain": P.number(min=0, max=1), "networks": P.integer(min=1)})
-DEEP_KEYS = ("name", "seeds", "accuracy", "accuracy_std", "accuracy_before", "bytes", "x_smaller", "recipe", "per_seed")
 
 
 @dataclass(frozen=True)
@@ -33,17 +29,6 @@ class StudyEvaluateConfig:
     kd_goal: dict = P.field(KD_GOAL)  # kd or dkd beats hard significantly by >= gain on >= networks under params
 
 
-def read_record(path, keys):
-    from distill import files
-
-    record = files.read_json(path)
-    missing = [k for k in keys if not isinstance(record, dict) or k not in record]
-    if missing:
-        raise files.InputError(f"{path}: not a record of this study (no '{missing[0]}'); "
-                               "rerun the stage that writes it (dvc repro -f -s <stage>)")
-    return record
-
-
 def main():
     cfg = P.section("evaluate", StudyEvaluateConfig)
     study = S.load()
@@ -52,13 +37,13 @@ def main():
     from distill import report as R
     from distill import study_report as SR
 
-    teacher = read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
-    networks = [read_record(S.network_record(S.network_name(arch, widths)), ("network", "students", "kd_gain"))
+    teacher = files.read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
+    networks = [files.read_record(S.network_record(S.network_name(arch, widths)), ("network", "students", "kd_gain"))
                 for arch, widths in study.networks()]
     if not networks:
         raise P.ParamsError(f"{P.PARAMS_FILE}: {S.SECTION}: no network on any family's grid")
-    deep = [read_record(deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
-    teacher_tflite = read_record(paths.compress_full_record(names.TEACHER), names.TFLITE_KINDS)
+    deep = [files.read_record(deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
+    teacher_tflite = files.read_record(paths.compress_full_record(names.TEACHER), names.TFLITE_KINDS)
     rows = R.artifacts([], teacher_tflite, deep)
     summary = SR.summarize(teacher, networks, cfg.targets, cfg.budgets, cfg.kd_goal, rows, deep, cfg.file_target)
     records, gains = SR.records_of(networks)
