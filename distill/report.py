@@ -422,9 +422,9 @@ def report(summary, records, compressed=(), teacher_tflite=None, trial_rows=(), 
             f"h={h}: {ours:.4f} (validation {val:.4f}) vs the seed's {seed:.4f}" for h, ours, val, seed in short)
             + f". The seed trained {SEED_EPOCHS} epochs from its own teacher; on validation, {SEED_EPOCHS} epochs, "
             "other learning rates and batch sizes, and zero-meaned logits did not close the gap with this teacher "
-            "(README, \"The seed's table\", has each trial's numbers), while kd and hard at the same widths do "
-            "far better: mse through a 3- or 4-unit bottleneck spends it on reproducing the teacher's logits, "
-            "not on separating the classes.", ""]
+            "(docs/results-history.md, \"The seed's table\", has each trial's numbers), while kd and hard at the "
+            "same widths do far better: mse through a 3- or 4-unit bottleneck spends it on reproducing the "
+            "teacher's logits, not on separating the classes.", ""]
     elif heads:
         lines += [f"The mse column matches or beats the seed's published accuracy at every h in "
                   f"{min(SEED)}..{max(SEED)} that the grid holds.", ""]
@@ -433,7 +433,7 @@ def report(summary, records, compressed=(), teacher_tflite=None, trial_rows=(), 
         b = s[f"smallest_bytes_at_{target_key(t)}"]
         lines += ["## Every shipped artifact: teacher and students, float32, int8, pruned, deep-compressed", "",
                   ".tflite files run in LiteRT's interpreter; a .dcz file (pruned, weight-shared, Huffman-coded: "
-                  "README, \"Deep Compression\") is decoded back into a network, and that network is scored. "
+                  "docs/deep-compression.md) is decoded back into a network, and that network is scored. "
                   "Pruned .tflite files come from a student's first seed; .dcz files from every seed (mean "
                   "accuracy, largest file).", "",
                   (f"Smallest file at >= {t}: **{b['name']}**, {b['bytes']:,} bytes, {b['x_smaller']:,.0f}x smaller "
