@@ -2,6 +2,7 @@
 
     python bench/run.py [--out bench/results.json] [--hidden 8] [--keep] [--inference-only CLONE]
     python bench/run.py --grid [POINT ...] [--workers 2]     # the grid phase, serial against workers
+    python bench/run.py --sep-epoch [--rounds 6]              # one sep epoch: Keras's BatchNorm vs the fused one
 
 In a fresh clone of this repository (empty DVC cache), it measures and prints:
   1. wall time and peak RSS of every stage of the full default `dvc repro`, and the total;
@@ -19,6 +20,14 @@ all together with `python -m distill.fanout run --workers N --force`. It checks 
 same dvc.lock entries (wall-clock files aside), reports both times and the speed-up, projects the
 whole default run with workers from the full run's stage times above, and adds all that to --out
 under "grid" (the rest of the file stays).
+
+--sep-epoch measures one epoch of a sep network (sep-8-24-2, kd, batch 128, 55,000 images at one of
+their cached views each, validation scored after it: what a study seed stage does each epoch) two ways
+side by side: as issue 24 found it (Keras's BatchNormalization) and as now (models.BatchNorm, the fused
+kernel). Run it in this repository after `dvc repro study/dvc.yaml:teacher_outputs` (it reads the
+study's views and teacher logits). Both networks live in one process and train epoch by epoch in
+turn (--rounds epochs each, after one untimed epoch that traces), so whatever else loads the machine
+falls on both alike. Adds "sep_epoch" to --out (the rest of the file stays).
 """
 import argparse
 import json
@@ -147,6 +156,76 @@ model.fit(x, y, batch_size=128, epochs=1, verbose=0)
 print(json.dumps({"epoch_seconds": time.time() - t}))
 """
 
+SEP_EPOCH_MAX_SHARE = 0.5  # issue 24: a sep epoch at <= 50% of the time it took when the issue was filed
+
+SEP_EPOCH = """
+import json, sys, time
+from distill import runtime
+runtime.pin_threads()  # the study's runtime.tf_threads, before TensorFlow starts, as its seed stages do
+import keras
+from distill import data, losses, models, names, students, study, training
+rounds = json.loads(sys.argv[1])
+cfg = study.load().family(names.SEP)
+spec = names.StudentSpec(names.SEP, (8, 24, 2), names.KD)
+train = study.train_config(cfg.train, 1, 0)
+mnist = data.load()
+val = students.examples(students.student_data(names.SEP, data.VAL, mnist))
+val = training.Batches(val[0], val[1], students.VALIDATION_BATCH, shuffle=False, transform=val[2])
+cached = students.view_data(mnist["y_train"])
+fused = models.BatchNorm
+runs = {}
+for variant, norm in (("before", keras.layers.BatchNormalization), ("now", fused)):
+    models.BatchNorm = norm  # before: the sep network as issue 24 found it, Keras's own BatchNormalization
+    training.set_determinism(0)
+    model = models.student(spec.arch, spec.widths)
+    batches = students.view_batches(*cached, train.batch_size, 0)
+    # the seed stage's own compile and first epoch (tracing included, not timed)
+    students.fit_student(model, losses.get(spec.loss, train), batches, train, 0, "bench")
+    runs[variant] = (model, batches, type(model.layers[2]).__name__)
+models.BatchNorm = fused
+seconds = {v: [] for v in runs}
+for _ in range(rounds):  # alternating epochs in one process: the machine's other load falls on both alike
+    for variant, (model, batches, _) in runs.items():
+        t = time.time()
+        model.fit(batches, epochs=1, verbose=0, validation_data=val)
+        seconds[variant].append(time.time() - t)
+print(json.dumps({"seconds": seconds, "batchnorm": {v: r[2] for v, r in runs.items()}}))
+"""
+
+
+def sep_epoch(rounds, out):
+    """Step --sep-epoch: one sep epoch with Keras's BatchNormalization (before) and with
+    models.BatchNorm (now), alternating epoch by epoch in one process, `rounds` epochs each; adds
+    the medians and their ratio to `out`."""
+    study = ROOT / "study"
+    if not (study / paths.VIEW_LOGITS).is_file():
+        sys.exit(f"--sep-epoch reads the study's views and teacher logits: run `dvc repro "
+                 f"study/dvc.yaml:teacher_outputs` first (no {study / paths.VIEW_LOGITS})")
+    got = python_json(SEP_EPOCH, rounds, study, pythonpath=ROOT)
+    times = {v: [round(t, 2) for t in ts] for v, ts in got["seconds"].items()}
+    for v, ts in times.items():
+        print(f"  {v:6s} ({got['batchnorm'][v]}): {', '.join(f'{t:.2f}' for t in ts)} s per epoch")
+    before, after = statistics.median(times["before"]), statistics.median(times["now"])
+    result = json.loads(Path(out).read_text()) if Path(out).is_file() else {}
+    result["sep_epoch"] = {
+        "network": "sep-8-24-2, kd, batch 128, 55,000 images at one cached view each, validation after",
+        "before_seconds": times["before"], "now_seconds": times["now"],
+        "before_median": before, "now_median": after, "share": round(after / before, 3),
+        "share_of_minimums": round(min(times["now"]) / min(times["before"]), 3),
+        "max_share": SEP_EPOCH_MAX_SHARE, "met": after / before <= SEP_EPOCH_MAX_SHARE,
+        "machine": machine(),
+        "how": (f"`python bench/run.py --sep-epoch --rounds {rounds}` after "
+                "`dvc repro study/dvc.yaml:teacher_outputs`: "
+                "before = Keras's BatchNormalization, now = models.BatchNorm (TensorFlow's fused kernel), everything "
+                "else the seed stage's code (students.fit_student's compile, Batches of the cached views, "
+                "validation after each epoch); both networks in one process, compiled and traced by one untimed "
+                "epoch each, then timed epochs alternating before/now"),
+    }
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"sep epoch: {before:.2f}s before, {after:.2f}s now (medians): {after / before:.0%} "
+          f"(target <= {SEP_EPOCH_MAX_SHARE:.0%}); written: {out}")
+
+
 INFERENCE = """
 import json, statistics, sys, time
 import numpy as np
@@ -203,8 +282,9 @@ def training_seconds(repo):
     return {stage: s for stage, s in seconds.items() if s is not None}  # views' file has its cost, no training
 
 
-def python_json(code, arg, cwd):
-    r = subprocess.run([sys.executable, "-c", code, json.dumps(arg)], cwd=cwd, env=env(), text=True,
+def python_json(code, arg, cwd, pythonpath=None):
+    extra = {"PYTHONPATH": str(pythonpath)} if pythonpath else {}
+    r = subprocess.run([sys.executable, "-c", code, json.dumps(arg)], cwd=cwd, env={**env(), **extra}, text=True,
                        capture_output=True)
     if r.returncode:
         sys.exit(f"benchmark step failed:\n{r.stderr[-3000:]}")
@@ -293,7 +373,12 @@ def main():
     ap.add_argument("--grid", nargs="*", metavar="POINT",
                     help="measure only the grid phase, for these stages or stage groups (default: sweep_mlp sweep_cnn)")
     ap.add_argument("--workers", type=int, default=2, help="workers for --grid (default 2)")
+    ap.add_argument("--sep-epoch", action="store_true", help="measure only one sep epoch, before and now")
+    ap.add_argument("--rounds", type=int, default=6, help="timed epochs of each for --sep-epoch (default 6)")
     args = ap.parse_args()
+    if args.sep_epoch:
+        sep_epoch(args.rounds, args.out)
+        return
     if args.grid is not None:
         grid(args.grid or ["sweep_mlp", "sweep_cnn"], args.workers, args.out)
         return

@@ -1,6 +1,7 @@
-"""Gathering a study network's seeds: per loss, the seeds' one-seed records merged into one record
-(the shape evaluation.student_record gives, so report.py's tables take it), and the paired tests of
-each distillation loss (kd, dkd) against labels only (hard).
+"""Gathering a study network's seeds: per loss and schedule, the seeds' one-seed records merged into
+one record (the shape evaluation.student_record gives, so report.py's tables take it); per loss, the
+schedule validation chooses; the paired tests of each distillation loss (kd, dkd) against labels only
+(hard) at the chosen schedules, and at each schedule both trained (the gain curve).
 
 Kept apart from study.py (which every seed stage runs) so that editing this reruns the gather
 stages only, never a trained seed.
@@ -74,9 +75,37 @@ def _only(record, predictions, seeds):
     return {**record, "per_seed": [record["per_seed"][i] for i in rows]}, np.asarray(predictions)[rows]
 
 
-def network_record(arch, widths, network, students, predictions, labels):
-    """metrics/networks/<network>.json: the network's merged records (one per loss) and its tests."""
-    losses = list(students)
+def choose(runs):
+    """The schedule (epochs) of the best mean validation accuracy among `runs` (epochs -> merged
+    record); a tie goes to the shorter schedule. Test accuracy plays no part."""
+    return min(runs, key=lambda e: (-runs[e]["val_accuracy"], e))
+
+
+def gain_curve(network, runs, predictions, labels):
+    """kd (and dkd) minus hard at every schedule both trained, each with its paired test and its 95%
+    intervals (stats.intervals), in schedule order. `runs` maps (loss, epochs) to a merged record,
+    `predictions` (loss, epochs) to (seeds, images) test predictions."""
+    out = []
+    for epochs in sorted({e for _, e in runs}):
+        at = {loss: runs[(loss, e)] for loss, e in runs if e == epochs}
+        pred = {loss: predictions[(loss, e)] for loss, e in runs if e == epochs}
+        for entry in gains(network, at, pred, labels).values():
+            out.append({"epochs": epochs, **entry, **stats.intervals(entry, len(labels))})
+    return out
+
+
+def network_record(arch, widths, network, runs, predictions, labels):
+    """metrics/networks/<network>.json: every trial (a merged record per loss and schedule, with its
+    validation numbers), the schedule validation chose per loss, the chosen students (one per loss),
+    their tests at the chosen schedules (kd_gain) and the gain curve. `runs` and `predictions` are keyed
+    by (loss, epochs)."""
+    losses = list(dict.fromkeys(loss for loss, _ in runs))
+    chosen = {loss: choose({e: r for (name, e), r in runs.items() if name == loss}) for loss in losses}
+    students = {loss: runs[(loss, chosen[loss])] for loss in losses}
+    picked = {loss: predictions[(loss, chosen[loss])] for loss in losses}
     return {"network": network, "arch": arch, "widths": list(widths), "params": students[losses[0]]["params"],
-            "losses": losses, "students": [students[loss] for loss in losses],
-            "kd_gain": gains(network, students, predictions, labels)}
+            "losses": losses, "schedules": sorted({e for _, e in runs}), "chosen": chosen,
+            "students": [students[loss] for loss in losses],
+            "kd_gain": gains(network, students, picked, labels),
+            "gain_curve": gain_curve(network, runs, predictions, labels),
+            "trials": [runs[key] for key in sorted(runs, key=lambda k: (losses.index(k[0]), k[1]))]}

@@ -30,6 +30,22 @@ WIDTHS_SEP = "-"
 MAX_WIDTHS, MAX_WIDTH = 8, 4096
 
 
+SCHEDULE_MARK = "e"  # a study run's name: its student's name, then -e<epochs> (sep-8-24-2-kd-e36)
+
+
+def scheduled(name, epochs):
+    """'sep-8-24-2-kd', 36 -> 'sep-8-24-2-kd-e36': a student trained for `epochs` epochs."""
+    return f"{name}{WIDTHS_SEP}{SCHEDULE_MARK}{epochs}"
+
+
+def split_schedule(name):
+    """'sep-8-24-2-kd-e36' -> ('sep-8-24-2-kd', 36); a name without a schedule -> (name, None)."""
+    stem, _, last = name.rpartition(WIDTHS_SEP)
+    if stem and last[:1] == SCHEDULE_MARK and last[1:].isdigit() and int(last[1:]) >= 1:
+        return stem, int(last[1:])
+    return name, None
+
+
 def parse_widths(value):
     """6, [8, 16] or "8-16" -> a tuple of ints; ValueError saying what is wrong."""
     items = value

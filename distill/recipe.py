@@ -62,10 +62,12 @@ def subject_problem(name):
 
 
 def parse_subject(name):
-    """'cnn-8-16-16-32-hard' -> StudentSpec('cnn', (8, 16, 16, 32), 'hard'); ValueError otherwise."""
-    parts = name.split(names.WIDTHS_SEP)
+    """'cnn-8-16-16-32-hard' -> StudentSpec('cnn', (8, 16, 16, 32), 'hard'); a study run's name with
+    its schedule ('sep-8-24-2-kd-e36') names the same student; ValueError otherwise."""
+    parts = names.split_schedule(name)[0].split(names.WIDTHS_SEP)
     if len(parts) < 3 or parts[0] not in names.ARCHS or parts[-1] not in names.LOSSES:
         raise ValueError(f"must be a grid point named <arch>-<widths>-<loss> "
+                         "(a study run: <arch>-<widths>-<loss>-e<epochs>) "
                          f"(arch one of {', '.join(names.ARCHS)}; loss one of {', '.join(names.LOSSES)}), got '{name}'")
     return names.StudentSpec(parts[0], names.parse_widths(names.WIDTHS_SEP.join(parts[1:-1])), parts[-1])
 

@@ -66,3 +66,24 @@ def kd_vs_hard(kd, hard, labels, loss=KD):
         "p_value": float(f"{test.p_value:.4g}"),  # significant figures: p can be 1e-10
         "verdict": verdict(test, first=loss),
     }
+
+
+def intervals(gain, images, level=0.95):
+    """Two confidence intervals at `level` (in accuracy, like gain's mean) for one kd_vs_hard entry `gain`
+    over `images` test images: `seeds`, Student's t over the seed pairs' differences (what another
+    seed would see; None for one pair), and `images`, the exact conditional interval of the pooled
+    discordant images (Clopper-Pearson on b of b + c, scipy's binomtest), turned into the difference
+    (b - c) / (pairs x images): what another draw of test images would see with these models."""
+    from scipy.stats import binomtest, t
+
+    n, mean, std = gain["seed_pairs"], gain["mean"], gain["std"]
+    seeds = None
+    if n >= 2 and std is not None:
+        half = float(t.ppf(0.5 + level / 2, n - 1)) * std / np.sqrt(n)
+        seeds = [round(mean - half, 6), round(mean + half, 6)]
+    b, c = gain["kd_only_right"], gain["hard_only_right"]
+    if b + c == 0:
+        return {"ci_seeds": seeds, "ci_images": [0.0, 0.0]}
+    ci = binomtest(b, b + c, 0.5).proportion_ci(confidence_level=level, method="exact")
+    scale = (b + c) / (n * images)
+    return {"ci_seeds": seeds, "ci_images": [round((2 * ci.low - 1) * scale, 6), round((2 * ci.high - 1) * scale, 6)]}

@@ -1,9 +1,10 @@
 """The research study (study/dvc.yaml, study/params.yaml): its `study` params section and its files.
 
-The study trains the standalone families (sep, cnn, mlp) with long schedules, one DVC stage per
-(network, loss, seed): `stages/seed.py` trains one seed, `stages/gather.py` gathers a network's seeds,
-`stages/study_report.py` writes the summary, report and plots. Seeds sit beside `train`, not in it,
-so adding a seed changes no params a trained seed depends on: only the new seed's stage runs.
+The study trains the standalone families (sep, cnn, mlp) at several schedules, one DVC stage per
+(network, loss, epochs, seed): `stages/seed.py` trains one seed for one schedule, `stages/gather.py`
+gathers a network's seeds, `stages/study_report.py` writes the summary, report and plots. Seeds and
+schedules (`epochs`) sit beside `train`, not in it, so adding a seed or a schedule changes no params a
+trained seed depends on: only the new stages run. Validation chooses each network's schedule per loss (gather.py).
 
 Every stage of the study runs inside study/, so these paths (like those of paths.py) are relative to
 study/. Import-light (no TensorFlow): params are checked before any work starts. Editing this file
@@ -20,18 +21,21 @@ from .config import SweepConfig, TrainConfig
 SECTION = "study"
 FAMILIES = names.STANDALONE  # mlp, cnn, sep: students from raw pixels, which can train on the cached views
 
-# TrainConfig without `seeds`: the seeds are the study's matrix axis, kept out of what a seed trains by
+AXES = ("epochs", "seeds")  # TrainConfig's fields that are the study's matrix axes, not `train` settings
+
+# TrainConfig without the axes, kept out of what a seed trains by
 StudyTrain = dataclasses.make_dataclass(
     "StudyTrain",
     [(f.name, f.type, dataclasses.field(metadata=f.metadata)) for f in dataclasses.fields(TrainConfig)
-     if f.name != "seeds"],
+     if f.name not in AXES],
     frozen=True,
 )
 
 
-def train_config(train, seed):
-    """The TrainConfig that trains seed `seed` of a study network as `train` (a StudyTrain) says."""
-    return TrainConfig(**dataclasses.asdict(train), seeds=[seed])
+def train_config(train, epochs, seed):
+    """The TrainConfig that trains seed `seed` of a study network for `epochs` epochs (one schedule:
+    Adam, cosine-decayed to 0 over those epochs) as `train` (a StudyTrain) says."""
+    return TrainConfig(**dataclasses.asdict(train), epochs=epochs, seeds=[seed])
 
 
 def maybe_empty(spec):
@@ -47,11 +51,13 @@ def maybe_empty(spec):
 
 @dataclass(frozen=True)
 class StudyFamily:
-    """One family's grid: every width crossed with every loss, each trained once per seed."""
+    """One family's grid: every width crossed with every loss and every schedule, each trained once
+    per seed."""
 
     hidden: list = P.field(maybe_empty(P.widths()))
     loss: list = P.field(P.list_of(P.choice(*names.LOSSES)))
-    seeds: list = P.field(P.list_of(P.integer(min=0)))  # the matrix axis: add one and only it trains
+    epochs: list = P.field(P.list_of(P.integer(min=1)))  # the schedules: validation picks one per network and loss
+    seeds: list = P.field(P.list_of(P.integer(min=0)))  # add one and only it trains
     train: StudyTrain = P.field(P.config(StudyTrain))
 
 
@@ -117,23 +123,29 @@ def network_dir(network):
     return f"{SEEDS}/{network}"
 
 
-def seed_stem(spec, seed):
-    return f"{network_dir(spec.network)}/{spec.loss}-{paths.SEED_PREFIX}{seed}"
+def run_name(spec, epochs):
+    """A student at one schedule, e.g. sep-8-24-2-kd-e36: its folder data/students/<run>/ holds a
+    model per seed, and deep_compress.students names it so."""
+    return names.scheduled(spec.name, epochs)
 
 
-def seed_record(spec, seed):
-    """metrics/seeds/<network>/<loss>-seed-<seed>.json: evaluation.student_record of that one seed."""
-    return f"{seed_stem(spec, seed)}.json"
+def seed_stem(spec, epochs, seed):
+    return f"{network_dir(spec.network)}/{names.scheduled(spec.loss, epochs)}-{paths.SEED_PREFIX}{seed}"
 
 
-def seed_predictions(spec, seed, split):
-    """metrics/seeds/<network>/<loss>-seed-<seed>-<split>.npy: predicted classes, int8 (val or test)."""
-    return f"{seed_stem(spec, seed)}-{split}.npy"
+def seed_record(spec, epochs, seed):
+    """metrics/seeds/<network>/<loss>-e<epochs>-seed-<seed>.json: evaluation.student_record of that one seed."""
+    return f"{seed_stem(spec, epochs, seed)}.json"
 
 
-def seed_timing(spec, seed):
-    """metrics/timing/<name>-seed-<seed>.json: wall-clock, apart from the record (no stage reads it)."""
-    return paths.timing(f"{spec.name}-{paths.SEED_PREFIX}{seed}")
+def seed_predictions(spec, epochs, seed, split):
+    """metrics/seeds/<network>/<loss>-e<epochs>-seed-<seed>-<split>.npy: predicted classes, int8 (val or test)."""
+    return f"{seed_stem(spec, epochs, seed)}-{split}.npy"
+
+
+def seed_timing(spec, epochs, seed):
+    """metrics/timing/<name>-e<epochs>-seed-<seed>.json: wall-clock, apart from the record (no stage reads it)."""
+    return paths.timing(f"{run_name(spec, epochs)}-{paths.SEED_PREFIX}{seed}")
 
 
 def network_record(network):

@@ -30,6 +30,9 @@ def summarize(teacher, networks, targets, budgets, kd_goal, rows=(), deep=(), fi
         "goals": R.goals(records, gains, budgets, kd_goal),
         "pareto": [r["name"] for r in R.pareto(records)],
         "kd_gain": gains,
+        "chosen": {n["network"]: n["chosen"] for n in networks},
+        "gain_curve": [{k: g[k] for k in ("network", "params", "loss", "epochs", "mean", "std", "ci_seeds",
+                                          "ci_images", "p_value", "verdict")} for g in curve_of(networks)],
     }
     if deep:
         files = [r for r in rows if not r["teacher"]]
@@ -38,6 +41,74 @@ def summarize(teacher, networks, targets, budgets, kd_goal, rows=(), deep=(), fi
         out["file_target"] = file_target
         out[f"smallest_bytes_at_{R.target_key(file_target)}"] = R.smallest(files, file_target, size="bytes")
     return out
+
+
+def curve_of(networks):
+    """Every network's gain curve (gather.gain_curve), one list, by params then loss then schedule."""
+    return sorted((g for n in networks for g in n.get("gain_curve", [])),
+                  key=lambda g: (g["params"], g["network"], g["loss"], g["epochs"]))
+
+
+def trials_table(networks):
+    """Markdown: every trial (network x loss x schedule): the validation mean that chose, then test."""
+    lines = ["| network | params | loss | epochs | validation (mean ± std) | chosen | test (mean ± std) | test min |",
+             "|---|---:|---|---:|---:|:---:|---:|---:|"]
+    for n in sorted(networks, key=lambda n: n["params"]):
+        for r in n["trials"]:
+            mark = "yes" if n["chosen"][r["loss"]] == r["epochs"] else ""
+            lines.append(f"| {n['network']} | {n['params']:,} | {r['loss']} | {r['epochs']} | "
+                         f"{R.mean_std(r, 'val_accuracy')} | {mark} | {R.mean_std(r)} | {r['accuracy_min']:.4f} |")
+    return "\n".join(lines)
+
+
+def curve_table(curve):
+    """Markdown: the gain curve, in points: mean over seed pairs, both 95% intervals, the paired test."""
+    def ci(pair):
+        return "n/a" if pair is None else f"[{100 * pair[0]:+.2f}, {100 * pair[1]:+.2f}]"
+
+    lines = ["| network | params | loss | epochs | gain (points) | 95% CI, seeds (t) | 95% CI, test images | p "
+             "| verdict |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|"]
+    for g in curve:
+        lines.append(f"| {g['network']} | {g['params']:,} | {g['loss']} | {g['epochs']} | {100 * g['mean']:+.2f} | "
+                     f"{ci(g['ci_seeds'])} | {ci(g['ci_images'])} | {g['p_value']:.3g} | {g['verdict']} |")
+    return "\n".join(lines)
+
+
+def gain_curve_plot(curve, kd_goal, path):
+    """Distillation's gain over labels only against the schedule (epochs, log x), one line per network
+    and loss: mean over seed pairs, shaded by the seeds' 95% interval, bars for the test images' one."""
+    plt = plots._pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    lines = {}
+    for g in curve:
+        lines.setdefault((g["params"], g["network"], g["loss"]), []).append(g)
+    for i, ((params, network, loss), points) in enumerate(sorted(lines.items())):
+        color = plt.get_cmap("tab10")(i % 10)
+        x = [g["epochs"] for g in points]
+        y = [100 * g["mean"] for g in points]
+        err = [[max(0.0, 100 * (g["mean"] - g["ci_images"][0])) for g in points],  # rounding can put the mean
+               [max(0.0, 100 * (g["ci_images"][1] - g["mean"])) for g in points]]  # a hair outside
+
+        ax.errorbar(x, y, yerr=err, fmt="-o" if loss == "kd" else "--s", color=color, capsize=3,
+                    label=f"{network} ({params:,} params), {loss}")
+        seeds = [g["ci_seeds"] for g in points]
+        if all(s is not None for s in seeds):
+            ax.fill_between(x, [100 * s[0] for s in seeds], [100 * s[1] for s in seeds], color=color, alpha=0.12, lw=0)
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.axhline(100 * kd_goal["gain"], color="tab:green", lw=0.8, ls="--",
+               label=f"goal: +{100 * kd_goal['gain']:g} points")
+    if curve:
+        ax.set_xscale("log")
+        ticks = sorted({g["epochs"] for g in curve})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+    ax.set_xlabel("schedule: epochs of one cosine decay (log scale)")
+    ax.set_ylabel("test accuracy gain over hard (points)")
+    ax.set_title("Does distillation help, and when? Gain over labels only vs schedule\n"
+                 "bars: 95% CI over test images; band: 95% CI over seeds", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    plots._save(fig, path)
 
 
 def _brief(record):
@@ -86,6 +157,17 @@ def report(summary, networks, rows=(), deep=()):
               "all pairs are pooled into one exact McNemar (binomial) test; verdict at p < 0.05 "
               "(plots/kd_gain.png).", "",
               R.kd_table(records, s["kd_gain"]) if s["kd_gain"] else "No network was trained both ways.", "",
+              "## The gain curve: distillation's gain against the schedule (plots/gain_curve.png)", "",
+              "At each schedule both losses trained, kd minus hard in points (mean over seed pairs), with two 95% "
+              "intervals: over seeds (Student's t on the per-pair differences: what another seed would see) and "
+              "over test images (exact, from the pooled discordant images: what other test images would see). "
+              "No choice reads these numbers.", "",
+              curve_table(s["gain_curve"]) if s["gain_curve"] else "No schedule was trained both ways.", "",
+              "## Every trial: the schedule validation chose", "",
+              "Each network, loss and schedule (one cosine decay over that many epochs), mean over seeds. Per network "
+              "and loss the schedule of the best mean validation accuracy is chosen (a tie goes to the shorter); test "
+              "accuracy is read once per chosen model and shown here for the others only as a record.", "",
+              trials_table(networks), "",
               "## Every student (plots/frontier.png)", "", R.frontier_table(records), "",
               "Pareto frontier (no other student has fewer params and a higher mean test accuracy): "
               + ", ".join(f"`{n}`" for n in s["pareto"]) + ".", ""]

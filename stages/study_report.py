@@ -38,7 +38,8 @@ def main():
     from distill import study_report as SR
 
     teacher = files.read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
-    networks = [files.read_record(S.network_record(S.network_name(arch, widths)), ("network", "students", "kd_gain"))
+    keys = ("network", "students", "kd_gain", "chosen", "gain_curve", "trials")
+    networks = [files.read_record(S.network_record(S.network_name(arch, widths)), keys)
                 for arch, widths in study.networks()]
     if not networks:
         raise P.ParamsError(f"{P.PARAMS_FILE}: {S.SECTION}: no network on any family's grid")
@@ -52,6 +53,7 @@ def main():
                 ["name", "arch", "loss", "params", "accuracy", "accuracy_std", "accuracy_min", "val_accuracy"])
     plots.frontier(records, teacher, cfg.targets, paths.plot("frontier.png"))
     SR.kd_gain_plot(gains, cfg.kd_goal, paths.plot("kd_gain.png"))
+    SR.gain_curve_plot(SR.curve_of(networks), cfg.kd_goal, paths.plot("gain_curve.png"))
     if rows:
         plots.accuracy_vs_bytes(rows, cfg.file_target, paths.plot("accuracy_vs_bytes.png"))
     files.write_json(paths.SUMMARY, summary)

@@ -66,3 +66,24 @@ def test_sep_shares_one_separable_block_across_its_repeats():
     assert model(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
     with pytest.raises(ValueError, match="sep student takes stem-width-repeats"):
         models.student("sep", (8, 24))
+
+
+def test_batchnorm_trains_like_keras_with_the_fused_kernel(tmp_path):
+    import keras
+
+    x = np.random.default_rng(0).normal(2.0, 3.0, (16, 5, 5, 4)).astype(np.float32)
+    ours, theirs = models.BatchNorm(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    for layer in (ours, theirs):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, 4)), layer.beta.assign(np.linspace(-1.0, 1.0, 4))
+    np.testing.assert_allclose(ours(x, training=True), theirs(x, training=True), atol=1e-4)
+    np.testing.assert_allclose(ours.moving_mean, theirs.moving_mean, atol=1e-5)
+    n = 16 * 5 * 5  # the fused kernel's batch variance is the unbiased one
+    np.testing.assert_allclose(ours.moving_variance, 0.9 + 0.1 * x.var(axis=(0, 1, 2)) * n / (n - 1), rtol=1e-4)
+    # a network of them: saved and loaded, the same outputs
+    model = models.student("sep", (2, 4, 1))
+    assert sum(isinstance(layer, models.BatchNorm) for layer in model.layers) == 3
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    sample = np.random.default_rng(1).random((3, 28, 28, 1), np.float32)
+    np.testing.assert_array_equal(model.predict(sample, verbose=0), again.predict(sample, verbose=0))

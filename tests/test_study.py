@@ -53,8 +53,9 @@ def test_study_params_validate():
         P.section(section, spec, PARAMS)
     assert set(study.families) == {names.SEP, names.CNN, names.MLP}
     for family in study.families.values():
-        assert family.loss == [names.KD, names.DKD, names.HARD] and len(family.seeds) >= 3
-        assert family.train.augment
+        assert names.KD in family.loss and names.HARD in family.loss and len(family.seeds) >= 3
+        assert family.train.augment and family.epochs == sorted(family.epochs)
+    assert len(study.families[names.SEP].epochs) >= 3  # schedules for validation to choose from
     teacher = P.section("teacher", TeacherConfig, PARAMS)
     assert teacher.epochs >= 10 and teacher.augment  # the study's own teacher, not the short default's
     assert P.section("views", ViewsConfig, PARAMS).count >= 4
@@ -63,8 +64,24 @@ def test_study_params_validate():
     root = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert yaml.safe_load(PARAMS.read_text())["fetch"]["files"] == root["fetch"]["files"]  # the same bytes
     deep = P.section("deep_compress", recipe.DeepCompressConfig, PARAMS)
-    on_grid = {s.name for s in study.specs()}
+    on_grid = {S.run_name(s, e) for s in study.specs() for e in study.families[s.arch].epochs}
     assert set(deep.students) <= on_grid, "study deep_compress.students must be students of the study"
+
+
+def test_the_committed_study_compresses_what_validation_chose():
+    """deep_compress.students names runs with their schedule: each must be the schedule validation chose
+    for that network and loss in the committed gathered records (when the study has been run)."""
+    deep = P.section("deep_compress", recipe.DeepCompressConfig, PARAMS)
+    for name in deep.students:
+        stem, epochs = names.split_schedule(name)
+        spec = recipe.parse_subject(stem)
+        path = STUDY / S.network_record(spec.network)
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        assert record["chosen"][spec.loss] == epochs, (
+            f"study/params.yaml deep_compress.students lists {name}, but validation chose "
+            f"{record['chosen'][spec.loss]} epochs for {spec.network} {spec.loss} ({path})")
 
 
 def test_seeds_sit_beside_train_so_adding_one_changes_nothing_a_seed_reads(tmp_path):
@@ -80,10 +97,20 @@ def test_seeds_sit_beside_train_so_adding_one_changes_nothing_a_seed_reads(tmp_p
     with pytest.raises(P.ParamsError, match=r"study\.sep\.train\.seeds: unknown key"):
         S.load(path)
     del params["study"]["sep"]["train"]["seeds"]
+    params["study"]["sep"]["train"]["epochs"] = 3  # schedules are an axis too, beside train
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(P.ParamsError, match=r"study\.sep\.train\.epochs: unknown key"):
+        S.load(path)
+    del params["study"]["sep"]["train"]["epochs"]
+    params["study"]["sep"]["epochs"] = [12, 0]
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(P.ParamsError, match=r"study\.sep\.epochs"):
+        S.load(path)
+    params["study"]["sep"]["epochs"] = [12]
     path.write_text(yaml.safe_dump(params))
     assert S.load(path).families[names.SEP].hidden == []
-    train = S.train_config(S.load(path).families[names.CNN].train, 7)
-    assert train.seeds == [7] and train.epochs == params["study"]["cnn"]["train"]["epochs"]
+    train = S.train_config(S.load(path).families[names.CNN].train, 12, 7)
+    assert train.seeds == [7] and train.epochs == 12
 
 
 # --- study/dvc.yaml against the code ------------------------------------------------------------------
@@ -120,14 +147,14 @@ def _command(cmd):
 def test_the_study_has_every_stage_the_params_ask_for():
     study = S.load(PARAMS)
     deep = P.section("deep_compress", recipe.DeepCompressConfig, PARAMS)
-    seeds = {f"{s.arch}@{names.format_widths(s.widths)}-{s.loss}-{seed}"
-             for s in study.specs() for seed in study.families[s.arch].seeds}
+    seeds = {f"{s.arch}@{names.format_widths(s.widths)}-{s.loss}-{epochs}-{seed}" for s in study.specs()
+             for epochs in study.families[s.arch].epochs for seed in study.families[s.arch].seeds}
     gathers = {f"gather_{arch}@{names.format_widths(w)}" for arch, w in study.networks()}
     expected = set(UPSTREAM) | seeds | gathers | {f"deep_compress@{n}" for n in deep.students} | {"study_report"}
     assert deep.teacher  # the teacher's .dcz is the study's (the default pipeline leaves it out)
     expected.add("deep_compress_teacher")
     assert set(STAGES) == expected
-    assert "sep@8-24-2-kd-0" in STAGES and "gather_sep@8-24-2" in STAGES
+    assert "sep@8-24-2-kd-24-0" in STAGES and "gather_sep@8-24-2" in STAGES
 
 
 def test_dvc_lists_the_study_stages():
@@ -156,10 +183,11 @@ def _expected_outs(module, args):
                   "stages.teacher_tflite", "stages.deep_compress"):
         return root_expected_outs(module, module, args)
     if module == "stages.seed":
-        arch, hidden, loss, seed = args
-        spec, seed = names.StudentSpec(arch, names.parse_widths(hidden), loss), int(seed)
-        return {paths.student_model(spec.name, seed), S.seed_record(spec, seed), S.seed_timing(spec, seed),
-                S.seed_predictions(spec, seed, "val"), S.seed_predictions(spec, seed, "test")}
+        arch, hidden, loss, epochs, seed = args
+        spec, epochs, seed = names.StudentSpec(arch, names.parse_widths(hidden), loss), int(epochs), int(seed)
+        return {paths.student_model(S.run_name(spec, epochs), seed), S.seed_record(spec, epochs, seed),
+                S.seed_timing(spec, epochs, seed), S.seed_predictions(spec, epochs, seed, "val"),
+                S.seed_predictions(spec, epochs, seed, "test")}
     if module == "stages.gather":
         arch, hidden = args
         return {S.network_record(S.network_name(arch, names.parse_widths(hidden)))}
@@ -192,8 +220,8 @@ def test_outputs_downstream_of_the_teacher_are_git_tracked_and_not_metrics():
                 assert cached, f"study stage {stage}: {path} should be in the DVC cache (big, and run-cacheable)"
             else:
                 assert not cached, f"study stage {stage}: {path} must be tracked by git (cache: false)"
-    ignored = subprocess.run(["git", "check-ignore", "--no-index", "study/data/students/sep-8-24-2-kd/seed-0.keras",
-                              "study/metrics/seeds/sep-8-24-2/kd-seed-0.json"], cwd=ROOT, capture_output=True,
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", "study/data/students/sep-8-24-2-kd-e24/seed-0.keras",
+                              "study/metrics/seeds/sep-8-24-2/kd-e24-seed-0.json"], cwd=ROOT, capture_output=True,
                              text=True)
     assert ignored.stdout.strip() == "", f"git would ignore the study's seed outputs: {ignored.stdout}"
 
@@ -204,7 +232,8 @@ def test_a_seed_stage_depends_on_its_train_params_not_on_the_lists():
         if module == "stages.seed":
             assert sorted(keys) == ["runtime", f"study.{args[0]}.train"], stage
         if module == "stages.gather":
-            assert sorted(keys) == ["runtime", f"study.{args[0]}.loss", f"study.{args[0]}.seeds"], stage
+            assert sorted(keys) == ["runtime", f"study.{args[0]}.epochs", f"study.{args[0]}.loss",
+                                    f"study.{args[0]}.seeds"], stage
 
 
 # --- the gather arithmetic ----------------------------------------------------------------------------
@@ -272,29 +301,60 @@ def test_the_report_takes_gathered_networks(tmp_path):
     labels = np.zeros(100, dtype=np.int64)
     nets = []
     for widths, params, acc in (((2, 4, 1), 300, 0.96), ((4, 8, 2), 900, 0.985)):
-        students = {}
+        runs, pred = {}, {}
         for loss, shift in (("kd", 0.005), ("hard", 0.0)):
-            recs = []
-            for s in (0, 1):
-                r = _seed_record(loss, s, acc + shift, acc + shift + 0.001 * s)
-                spec = names.StudentSpec(names.SEP, widths, loss)
-                r.update(name=spec.name, widths=list(widths), hidden=spec.hidden, params=params)
-                recs.append(r)
-            students[loss] = G.merge(recs)
-        pred = {"kd": np.zeros((2, 100), np.int64), "hard": np.ones((2, 100), np.int64)}
+            for epochs, longer in ((1, 0.0), (3, 0.002)):  # validation prefers the longer schedule
+                recs = []
+                for s in (0, 1):
+                    r = _seed_record(loss, s, acc + shift + longer, acc + shift + longer + 0.001 * s)
+                    spec = names.StudentSpec(names.SEP, widths, loss)
+                    r.update(name=S.run_name(spec, epochs), widths=list(widths), hidden=spec.hidden, params=params,
+                             epochs=epochs)
+                    recs.append(r)
+                runs[(loss, epochs)] = G.merge(recs)
+                pred[(loss, epochs)] = np.zeros((2, 100), np.int64) if loss == "kd" else np.ones((2, 100), np.int64)
         net = S.network_name(names.SEP, widths)
-        nets.append(G.network_record(names.SEP, widths, net, students, pred, labels))
+        nets.append(G.network_record(names.SEP, widths, net, runs, pred, labels))
+    assert nets[0]["chosen"] == {"kd": 3, "hard": 3} and [r["epochs"] for r in nets[0]["students"]] == [3, 3]
+    assert [(g["loss"], g["epochs"]) for g in nets[0]["gain_curve"]] == [("kd", 1), ("kd", 3)]
+    assert len(nets[0]["trials"]) == 4
     teacher = {"accuracy": 0.99, "val_accuracy": 0.99, "params": 1_199_882}
     budgets = [{"params": 2000, "target": 0.99}, {"params": 500, "target": 0.95}]
     goal = {"params": 3000, "gain": 0.002, "networks": 2}
     summary = SR.summarize(teacher, nets, [0.95, 0.98], budgets, goal)
-    assert summary["smallest_at_95"]["name"] == "sep-2-4-1-kd" and summary["smallest_at_98"]["name"] == "sep-4-8-2-kd"
-    assert [b["student"] for b in summary["goals"]["budgets"]] == ["sep-4-8-2-kd", "sep-2-4-1-kd"]
+    assert summary["smallest_at_95"]["name"] == "sep-2-4-1-kd-e3"
+    assert summary["smallest_at_98"]["name"] == "sep-4-8-2-kd-e3"
+    assert [b["student"] for b in summary["goals"]["budgets"]] == ["sep-4-8-2-kd-e3", "sep-2-4-1-kd-e3"]
+    assert summary["chosen"]["sep-2-4-1"] == {"kd": 3, "hard": 3} and len(summary["gain_curve"]) == 4
     assert summary["goals"]["kd"]["met"] and summary["goals"]["kd"]["winners"] == ["sep-2-4-1", "sep-4-8-2"]
     text = SR.report(summary, nets)
-    assert "## Every seed" in text and "| sep-2-4-1-kd | 300 | 1 |" in text and "**met**" in text
+    assert "## Every seed" in text and "| sep-2-4-1-kd-e3 | 300 | 1 |" in text and "**met**" in text
+    assert "| sep-2-4-1 | 300 | kd | 1 | +0.50 |" in text and "| sep-4-8-2 | 900 | hard | 3 |" in text
     SR.kd_gain_plot(summary["kd_gain"], goal, tmp_path / "kd_gain.png")
-    assert (tmp_path / "kd_gain.png").read_bytes()[:4] == b"\x89PNG"
+    SR.gain_curve_plot(summary["gain_curve"], goal, tmp_path / "gain_curve.png")
+    for name in ("kd_gain.png", "gain_curve.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_validation_chooses_the_schedule_and_ties_go_short():
+    assert G.choose({4: {"val_accuracy": 0.95}, 12: {"val_accuracy": 0.97}, 36: {"val_accuracy": 0.96}}) == 12
+    assert G.choose({36: {"val_accuracy": 0.97}, 12: {"val_accuracy": 0.97}}) == 12
+
+
+def test_the_gain_intervals():
+    from scipy.stats import binomtest, t
+
+    from distill import stats
+
+    gain = {"seed_pairs": 3, "mean": 0.002, "std": 0.001, "kd_only_right": 60, "hard_only_right": 0}
+    ci = stats.intervals(gain, 10_000)
+    half = t.ppf(0.975, 2) * 0.001 / np.sqrt(3)
+    assert ci["ci_seeds"] == pytest.approx([0.002 - half, 0.002 + half], abs=1e-6)
+    exact = binomtest(60, 60, 0.5).proportion_ci(method="exact")
+    assert ci["ci_images"] == pytest.approx([(2 * exact.low - 1) * 60 / 30_000, 60 / 30_000], abs=1e-6)
+    assert ci["ci_images"][0] > 0  # 60 to 0 discordant images: the interval excludes no difference
+    one = stats.intervals({**gain, "seed_pairs": 1, "std": None}, 10_000)
+    assert one["ci_seeds"] is None
 
 
 # --- one shrunk study, end to end ---------------------------------------------------------------------
@@ -342,15 +402,14 @@ def shrink(params, mirror, files=None):
         f.update(files=files, train_images=None, test_images=None)
     params["views"].update(count=2)
     params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
-    tiny = {"epochs": 1, "batch_size": 64}
     s = params["study"]
-    s["sep"].update(hidden=["2-4-1"], loss=["kd", "hard"], seeds=[0, 1])
-    s["sep"]["train"].update(**tiny)
+    s["sep"].update(hidden=["2-4-1"], loss=["kd", "hard"], epochs=[1], seeds=[0, 1])
+    s["sep"]["train"].update(batch_size=64)
     for arch in ("cnn", "mlp"):
         s[arch]["hidden"] = []  # one network in all
     params["compress"].update(calibration_images=50, repeats_batch1=2, repeats_batch1000=1)
     d = params["deep_compress"]
-    d["students"] = ["sep-2-4-1-kd"]
+    d.update(students=["sep-2-4-1-kd-e1"], teacher=True)
     for how in (d["teacher_recipe"], d["student_recipe"]):
         how.update(prune_epochs=1, share_epochs=1, batch_size=64)
     return params
@@ -381,9 +440,9 @@ def shrunk(tmp_path_factory):
 
 def test_shrunk_study_end_to_end(shrunk, tmp_path):
     repo = shrunk
-    points = {f"sep@2-4-1-{loss}-{seed}" for loss in ("kd", "hard") for seed in (0, 1)}
+    points = {f"sep@2-4-1-{loss}-1-{seed}" for loss in ("kd", "hard") for seed in (0, 1)}
     r = repo.dvc("repro", "study/dvc.yaml")
-    assert ran(r.stdout) == set(UPSTREAM) | points | {"gather_sep@2-4-1", "deep_compress@sep-2-4-1-kd",
+    assert ran(r.stdout) == set(UPSTREAM) | points | {"gather_sep@2-4-1", "deep_compress@sep-2-4-1-kd-e1",
                                                       "deep_compress_teacher", "study_report"}, r.stdout
     net = repo.json("metrics/networks/sep-2-4-1.json")
     assert [s["loss"] for s in net["students"]] == ["kd", "hard"]
@@ -395,17 +454,18 @@ def test_shrunk_study_end_to_end(shrunk, tmp_path):
     summary = repo.json("metrics/summary.json")
     assert summary["networks"] == 1 and summary["students"] == 2 and "sep-2-4-1" in summary["kd_gain"]
     assert [b["params"] for b in summary["goals"]["budgets"]] == [2000, 1000, 500]
-    assert [d["name"] for d in summary["deep_compressed"]] == ["teacher", "sep-2-4-1-kd"]
-    dcz = repo.path / "study" / recipe.deep_dir("sep-2-4-1-kd")
+    assert [d["name"] for d in summary["deep_compressed"]] == ["teacher", "sep-2-4-1-kd-e1"]
+    assert summary["chosen"] == {"sep-2-4-1": {"kd": 1, "hard": 1}} and len(summary["gain_curve"]) == 1
+    dcz = repo.path / "study" / recipe.deep_dir("sep-2-4-1-kd-e1")
     assert {"seed-0.dcz", "seed-1.dcz"} <= {p.name for p in dcz.iterdir()}
-    for name in ("frontier.png", "kd_gain.png", "accuracy_vs_bytes.png"):
+    for name in ("frontier.png", "kd_gain.png", "gain_curve.png", "accuracy_vs_bytes.png"):
         assert (repo.path / "study" / "metrics" / "plots" / name).read_bytes()[:4] == b"\x89PNG"
     assert "## Every seed" in (repo.path / "study" / "metrics" / "report.md").read_text()
     assert "study/metrics/summary.json" not in repo.dvc("metrics", "show").stdout  # the root's view stays its own
     # what git tracks: the seeds' files; what DVC caches: the big upstream artifacts
     status = repo.run("git", "status", "--porcelain", "--untracked-files=all").stdout
-    for rel in ("study/data/students/sep-2-4-1-kd/seed-1.keras", "study/metrics/seeds/sep-2-4-1/hard-seed-0.json",
-                "study/metrics/seeds/sep-2-4-1/kd-seed-1-test.npy", "study/metrics/networks/sep-2-4-1.json",
+    for rel in ("study/data/students/sep-2-4-1-kd-e1/seed-1.keras", "study/metrics/seeds/sep-2-4-1/hard-e1-seed-0.json",
+                "study/metrics/seeds/sep-2-4-1/kd-e1-seed-1-test.npy", "study/metrics/networks/sep-2-4-1.json",
                 "study/dvc.lock"):
         assert rel in status, f"{rel} is not a file git would track:\n{status}"
     for rel in ("study/data/views/images.npy", "study/data/teacher_outputs/train_logits.npy", "study/data/mnist.npz",
@@ -422,8 +482,8 @@ def test_shrunk_study_end_to_end(shrunk, tmp_path):
     params["study"]["sep"]["seeds"] = [0, 1, 2]
     repo.set_params(params)
     r = repo.dvc("repro", "study/dvc.yaml")
-    assert ran(r.stdout) == {"sep@2-4-1-kd-2", "sep@2-4-1-hard-2", "gather_sep@2-4-1",
-                             "deep_compress@sep-2-4-1-kd", "study_report"}, r.stdout
+    assert ran(r.stdout) == {"sep@2-4-1-kd-1-2", "sep@2-4-1-hard-1-2", "gather_sep@2-4-1",
+                             "deep_compress@sep-2-4-1-kd-e1", "study_report"}, r.stdout
     assert all(p.read_bytes() == blob for p, blob in before.items())  # seeds 0 and 1 untouched
     net = repo.json("metrics/networks/sep-2-4-1.json")
     assert all(s["seeds"] == [0, 1, 2] for s in net["students"]) and net["kd_gain"]["sep-2-4-1"]["seed_pairs"] == 3
