@@ -49,3 +49,16 @@ def test_headline_keeps_the_shared_keys_a_record_has_in_their_order():
     record = {"name": "x", "params": 10, "per_seed": [], "val_accuracy": 0.9, "accuracy": 0.95, "accuracy_std": None}
     assert list(names.headline(record).items()) == [("accuracy", 0.95), ("accuracy_std", None),
                                                     ("val_accuracy", 0.9), ("params", 10)]
+
+
+def test_a_study_run_is_its_student_and_its_schedule():
+    from distill import recipe
+
+    assert names.scheduled("sep-8-24-2-kd", 36) == "sep-8-24-2-kd-e36"
+    assert names.split_schedule("sep-8-24-2-kd-e36") == ("sep-8-24-2-kd", 36)
+    for plain in ("sep-8-24-2-kd", "teacher", "head-6-e", "mlp-64-kd-e0", "e12"):
+        assert names.split_schedule(plain) == (plain, None)
+    assert recipe.parse_subject("sep-8-24-2-kd-e36") == recipe.parse_subject("sep-8-24-2-kd")
+    assert recipe.network_name("sep-8-24-2-kd-e36") == "sep-8-24-2"
+    with pytest.raises(ValueError, match="grid point"):
+        recipe.parse_subject("sep-8-24-2-e36")
