@@ -28,13 +28,12 @@ def profile(batchnorm, hidden, steps, top):
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    from distill import losses, models, names, students, training
-    from distill.config import TrainConfig
+    from distill import losses, models, names, students, study, training
 
     fused = models.BatchNorm
     models.BatchNorm = fused if batchnorm == "fused" else keras.layers.BatchNormalization
-    train = TrainConfig(temperature=4.0, alpha=0.9, target_weight=1.0, nontarget_weight=8.0, augment=True, epochs=1,
-                        batch_size=128, learning_rate=0.01, dropout=0.0, seeds=[0])
+    # the study's own sep settings (study/params.yaml), one epoch, seed 0: as a seed stage trains
+    train = study.train_config(study.load(ROOT / "study" / "params.yaml").family(names.SEP).train, 1, 0)
     training.set_determinism(0)
     model = models.student(names.SEP, names.parse_widths(hidden))
     models.BatchNorm = fused
