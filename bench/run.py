@@ -455,8 +455,11 @@ def main():
                 "over the stage's processes; 2. `dvc exp run -S student.hidden=N` right after; 3. a bare "
                 "model.fit of the teacher (same network, epochs, batches, data) in its own process"),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    # keep what this run did not measure (sep_epoch, grid: their own flags)
+    out = Path(args.out)
+    kept = json.loads(out.read_text()) if out.is_file() else {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**kept, **result}, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "full_run"}, indent=2))
     print(f"full run: {total:.0f}s ({total / 60:.1f} min; target <= {FULL_RUN_MAX_MINUTES}); incremental "
           f"{exp_total:.0f}s = {exp_total / total:.1%} of it (target <= {INCREMENTAL_MAX_SHARE:.0%}); slowest stages:")
