@@ -23,7 +23,7 @@ The DAG in parts, the same for every run of the same dvc.yaml:
   upstream    what the grid needs (fetch ... teacher_outputs): the stages grid points depend on;
   units       the grid's points (stages made by `matrix`/`foreach`), each with the grid stages that read
               it (sweep_cnn@X, compress@X, deep_compress@X are one unit), and every other stage that
-              neither feeds nor reads the grid (deep_compress_teacher);
+              neither feeds nor reads the grid (deep_compress_teacher@teacher);
   downstream  what reads the grid (evaluate).
 Shares balance the units by the stage times of the last benchmarked full run (bench/results.json;
 a stage it lacks counts as the mean of those it has): the longest unit goes to the least loaded share.

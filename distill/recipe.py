@@ -53,7 +53,7 @@ class Recipe:
 def subject_problem(name):
     """Why `name` is not a grid point deep_compress can take, or None."""
     if name == names.TEACHER:
-        return "the teacher goes through with `teacher: true` (stage deep_compress_teacher): list grid points only"
+        return "the teacher goes through with `teacher: [teacher]` (stage deep_compress_teacher): list grid points only"
     try:
         spec = parse_subject(name)
     except ValueError as e:
@@ -85,13 +85,18 @@ def parse_network(name):
     return spec.arch, spec.widths
 
 
+TEACHER_LIST = P.list_of(P.choice(names.TEACHER))  # [teacher]; [] is taken before it (list_of wants one entry)
+
+
 @dataclass(frozen=True)
 class DeepCompressConfig:
-    """The `deep_compress` section. Each listed student (and the teacher, with `teacher`) is pruned, weight-shared and
-    Huffman-coded into one file per model (every seed of a student), which is decoded back into a
+    """The `deep_compress` section. Each listed student (and the teacher, with `teacher: [teacher]`) is pruned,
+    weight-shared and Huffman-coded into one file per model (every seed of a student), which is decoded back into a
     network and scored."""
 
-    teacher: bool = P.field(P.boolean())  # the teacher goes through too (the study's stage deep_compress_teacher)
+    # [teacher]: the teacher goes through too (stage deep_compress_teacher@teacher); []: it does not. A list because
+    # DVC makes one stage per entry of a matrix, and none for an empty one: the stage exists only when asked for.
+    teacher: list = P.field(lambda value, key, path: [] if value == [] else TEACHER_LIST(value, key, path))
     students: list = P.field(P.list_of(P.string()))  # grid points such as cnn-8-16-16-32-hard
     teacher_recipe: Recipe = P.field(P.config(Recipe))
     student_recipe: Recipe = P.field(P.config(Recipe))
@@ -108,4 +113,4 @@ class DeepCompressConfig:
 
     @property
     def subjects(self):
-        return [names.TEACHER] * self.teacher + list(self.students)
+        return list(self.teacher) + list(self.students)

@@ -5,8 +5,9 @@
 
 For each model:
 1. magnitude pruning to the recipe's sparsity per layer kind, fine-tuning with the model's own loss
-   (the labels for the teacher, the cached teacher logits for a student) on the plain training images,
-   each Dropout's rate lowered for the sparser layer after it (Han et al. 2015);
+   (the labels for the teacher, the cached teacher logits for a student) on what it trained on: the
+   cached views when it trained with `augment` (data/teacher.json, or the student's train.json), else
+   the plain training images; each Dropout's rate lowered for the sparser layer after it (Han et al. 2015);
 2. weight sharing: k-means codebooks of 2**bits centroids per kernel, centroids fine-tuned;
 3. the .dcz file (codec.py): relative positions, codebook indices, codebooks, Huffman coded;
 4. the file is decoded back into a fresh network, checked weight for weight against the one
@@ -22,7 +23,7 @@ import time
 import distill
 from distill import names, paths
 from distill import params as P
-from distill.recipe import DeepCompressConfig, deep_dir, deep_record, network_name
+from distill.recipe import DeepCompressConfig, deep_dir, deep_record, network_name, parse_subject
 
 
 def main(argv):
@@ -64,6 +65,13 @@ def main(argv):
             subjects.append((seed, compression.deployable(student.name, student, teacher)))
         metric = losses.LabelAccuracy
     teacher_bytes = len(compression.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32)))  # the reference
+    views = trained_views(name, mnist)
+
+    def examples():
+        """Fine-tuning batches, fresh for each phase so that each starts from the same order."""
+        if views is None:
+            return training.Batches(mnist["x_train"], targets, recipe.batch_size, seed=cfg.seed, transform=data.images)
+        return views(recipe.batch_size, cfg.seed)
 
     def accuracy(model, split):
         x, y = splits[split]
@@ -82,15 +90,13 @@ def main(argv):
             sparsity = [recipe.sparsity[k] for k in kinds]
             run["dropout"] = compression.scale_dropout(model, sparsity)
             model.compile(loss=loss)
-            compression.prune(model, (mnist["x_train"], targets, data.images), sparsity, recipe.prune_epochs,
-                              recipe.learning_rate, recipe.batch_size, cfg.seed, label, metric())
+            compression.prune(model, examples(), sparsity, recipe.prune_epochs, recipe.learning_rate,
+                              recipe.batch_size, cfg.seed, label, metric())
             run["val_accuracy_pruned"] = accuracy(model, data.VAL)
             shared = sharing.share(model, [recipe.bits[k] for k in kinds])
             run["val_accuracy_kmeans"] = accuracy(model, data.VAL)
             if recipe.share_epochs:
-                batches = training.Batches(mnist["x_train"], targets, recipe.batch_size, seed=cfg.seed,
-                                           transform=data.images)
-                sharing.finetune(model, shared, batches, loss, recipe.share_epochs, recipe.learning_rate,
+                sharing.finetune(model, shared, examples(), loss, recipe.share_epochs, recipe.learning_rate,
                                  metric(), label)
             sharing.round_floats(model, shared, cfg.floats)
             blob = sharing.encode(model, shared, network, cfg.floats)
@@ -146,6 +152,47 @@ def summary(name, network, subjects, runs, recipe, floats, teacher_bytes):
     record["loss_points"] = round(100 * (record["accuracy_before"] - record["accuracy"]), 3)
     record["x_smaller"] = round(teacher_bytes / record["bytes"], 1)
     return record
+
+
+def trained_views(name, mnist):
+    """When `name` (the teacher or a student) trained on the cached views: a function (batch_size, seed)
+    -> training.Batches over them with its own targets (the teacher: the labels; a student: its label
+    and the teacher's logits on that very view), so that fine-tuning does not shift it to other data
+    (the plain images are easier than the views). None when it trained on the plain images."""
+    from distill import files, students, training, views
+
+    labels = mnist["y_train"]
+    if name == names.TEACHER:
+        if not files.read_record(paths.TEACHER_FULL_RECORD, ("augment",))["augment"]:
+            return None
+        cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, labels)
+        # the geometric views without their mixup blend, as the teacher learned them (stages/teacher.py)
+        return lambda batch_size, seed: training.Batches.of_views(cached, lambda k, i: labels[i], batch_size,
+                                                                  seed=seed, mix=False)
+    if not trained_augmented(name):
+        return None
+    cached, logits = students.view_data(labels)
+    return lambda batch_size, seed: students.view_batches(cached, logits, batch_size, seed)
+
+
+def trained_augmented(name):
+    """Whether the student `name` trained on the views: its train.json says so in the default pipeline;
+    a study run (`...-e<epochs>`, one stage per seed) has it in each seed's record (distill/study.py),
+    written by the stage that wrote the model beside it."""
+    from pathlib import Path
+
+    from distill import files, students, study
+
+    _, epochs = names.split_schedule(name)
+    if epochs is None or Path(paths.student_train(name)).is_file():
+        return students.trained_augmented(name)
+    spec = parse_subject(name)
+    flags = {seed: files.read_record(study.seed_record(spec, epochs, seed), ("augment",))["augment"]
+             for seed in paths.student_seeds(name)}
+    if len(set(flags.values())) != 1 or not all(isinstance(f, bool) for f in flags.values()):
+        raise files.InputError(f"{study.seed_record(spec, epochs, 0).rsplit('/', 1)[0]}: the seeds of {name} "
+                               f"disagree on `augment` or lack it ({flags}); rerun their stages (dvc repro)")
+    return next(iter(flags.values()))
 
 
 if __name__ == "__main__":

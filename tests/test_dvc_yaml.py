@@ -116,6 +116,42 @@ def test_stage_deps_list_exactly_the_modules_it_runs(stage):
     assert not extra, f"stage {stage}: lists {', '.join(extra)} in its deps, but never runs it"
 
 
+
+@pytest.mark.parametrize("pipeline", ["dvc.yaml", "study/dvc.yaml"])
+def test_the_teacher_goes_through_deep_compress_only_when_listed(tmp_path, pipeline):
+    """deep_compress.teacher: [teacher] makes the stage deep_compress_teacher@teacher (its deps complete, its data
+    deps what it reads), [] makes none: in both pipelines (with [] no matrix point exists for the test above)."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    Repo.init(str(tmp_path)).close()
+    folder = Path(pipeline).parent
+    (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / pipeline, tmp_path / pipeline)
+    params = yaml.safe_load((ROOT / folder / "params.yaml").read_text())
+    for teacher in ([], [names.TEACHER]):
+        params["deep_compress"]["teacher"] = teacher
+        (tmp_path / folder / "params.yaml").write_text(yaml.safe_dump(params))
+        with Repo(str(tmp_path)) as repo:
+            stages = {s.addressing.split(":")[-1]: s for s in repo.index.stages
+                      if s.addressing.split(":")[-1].startswith("deep_compress_teacher")}
+            assert list(stages) == [f"deep_compress_teacher@{t}" for t in teacher]
+            for stage in stages.values():
+                deps = {os.path.normpath(folder / d.def_path) for d in stage.deps
+                        if not isinstance(d, ParamsDependency)}
+                module = next(w for w in shlex.split(stage.cmd) if w.startswith("stages."))
+                assert {d for d in deps if d.endswith(".py")} == runs(module), stage.addressing
+                data_dir = os.path.normpath(folder / paths.DATA)
+                assert {os.path.join(data_dir, os.path.relpath(p, paths.DATA)) for p in
+                        (paths.TEACHER_MODEL, paths.TEACHER_FULL_RECORD, paths.VIEWS)} <= deps
+
 def test_no_stage_imports_another_stage():
     for script in sorted((ROOT / "stages").glob("*.py")):
         others = {str(f.relative_to(ROOT)) for f in imports(script) if f.parent.name == "stages" and f != script}

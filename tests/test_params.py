@@ -106,7 +106,7 @@ def test_default_params_pass_every_stage_config():
     assert deep.subjects == ["mlp-64-kd"] and deep.recipe(names.TEACHER) == deep.teacher_recipe
     import dataclasses
 
-    assert dataclasses.replace(deep, teacher=True).subjects == [names.TEACHER, "mlp-64-kd"]
+    assert dataclasses.replace(deep, teacher=[names.TEACHER]).subjects == [names.TEACHER, "mlp-64-kd"]
 
 
 def test_a_config_is_a_frozen_dataclass_of_checked_values():
@@ -210,7 +210,11 @@ def test_sweep_point_refuses_bad_grid(tmp_path, args, change, message):
     ("evaluate", lambda p: p["sweep"]["mlp"].update(hidden=["4-x"]), "sweep.mlp.hidden[0]: must be widths like"),
     ("evaluate", lambda p: p["sweep"].update(rnn=p["sweep"]["mlp"]), "sweep.rnn: unknown family (known: head, mlp"),
     ("evaluate", lambda p: p.update(sweep={}), "sweep: must map one or more of head, mlp, cnn, sep to a grid"),
-    ("evaluate", lambda p: p["deep_compress"].update(teacher="yes"), "deep_compress.teacher: must be true or false"),
+    ("evaluate", lambda p: p["deep_compress"].update(teacher=True), "deep_compress.teacher: must be a list, got True"),
+    ("evaluate", lambda p: p["deep_compress"].update(teacher=["cnn-8-kd"]),
+     "deep_compress.teacher[0]: must be one of teacher; got 'cnn-8-kd'"),
+    ("evaluate", lambda p: p["deep_compress"].update(teacher=["teacher", "teacher"]),
+     "deep_compress.teacher: lists teacher twice"),
 ])
 def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message):
     params = default_params()
@@ -239,7 +243,7 @@ def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message
     (lambda d: d.update(students=["head-4-4-kd"]), ["teacher"],
      "deep_compress.students[0]: a head student has one hidden layer, got 2 widths"),
     (lambda d: d.update(students=["teacher"]), ["teacher"],
-     "deep_compress.students[0]: the teacher goes through with `teacher: true`"),
+     "deep_compress.students[0]: the teacher goes through with `teacher: [teacher]`"),
     (lambda d: None, ["cnn-9-kd"], "deep_compress.students: cnn-9-kd is not listed"),
     (lambda d: None, [], "usage: python -m stages.deep_compress <teacher or student name>"),
 ])

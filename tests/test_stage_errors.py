@@ -57,7 +57,7 @@ def test_deep_compress_without_the_trained_student_or_the_teacher(project):
     (project / paths.COMPRESSED).mkdir(parents=True)
     (project / paths.tflite("teacher", "float32")).write_bytes(b"TFL3")
     with_teacher = default_params()
-    with_teacher["deep_compress"]["teacher"] = True  # the study's setting: the default leaves the teacher out
+    with_teacher["deep_compress"]["teacher"] = ["teacher"]  # the study's setting: the default leaves the teacher out
     _refused(project, "deep_compress", f"{paths.TEACHER_MODEL}: not found", args=["teacher"], params=with_teacher)
 
 

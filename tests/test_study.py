@@ -151,8 +151,8 @@ def test_the_study_has_every_stage_the_params_ask_for():
              for epochs in study.families[s.arch].epochs for seed in study.families[s.arch].seeds}
     gathers = {f"gather_{arch}@{names.format_widths(w)}" for arch, w in study.networks()}
     expected = set(UPSTREAM) | seeds | gathers | {f"deep_compress@{n}" for n in deep.students} | {"study_report"}
-    assert deep.teacher  # the teacher's .dcz is the study's (the default pipeline leaves it out)
-    expected.add("deep_compress_teacher")
+    assert deep.teacher == [names.TEACHER]  # the teacher's .dcz is the study's (the default pipeline leaves it out)
+    expected.add("deep_compress_teacher@teacher")
     assert set(STAGES) == expected
     assert "sep@8-24-2-kd-24-0" in STAGES and "gather_sep@8-24-2" in STAGES
 
@@ -409,7 +409,7 @@ def shrink(params, mirror, files=None):
         s[arch]["hidden"] = []  # one network in all
     params["compress"].update(calibration_images=50, repeats_batch1=2, repeats_batch1000=1)
     d = params["deep_compress"]
-    d.update(students=["sep-2-4-1-kd-e1"], teacher=True)
+    d.update(students=["sep-2-4-1-kd-e1"], teacher=["teacher"])
     for how in (d["teacher_recipe"], d["student_recipe"]):
         how.update(prune_epochs=1, share_epochs=1, batch_size=64)
     return params
@@ -443,7 +443,7 @@ def test_shrunk_study_end_to_end(shrunk, tmp_path):
     points = {f"sep@2-4-1-{loss}-1-{seed}" for loss in ("kd", "hard") for seed in (0, 1)}
     r = repo.dvc("repro", "study/dvc.yaml")
     assert ran(r.stdout) == set(UPSTREAM) | points | {"gather_sep@2-4-1", "deep_compress@sep-2-4-1-kd-e1",
-                                                      "deep_compress_teacher", "study_report"}, r.stdout
+                                                      "deep_compress_teacher@teacher", "study_report"}, r.stdout
     net = repo.json("metrics/networks/sep-2-4-1.json")
     assert [s["loss"] for s in net["students"]] == ["kd", "hard"]
     for s in net["students"]:
