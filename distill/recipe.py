@@ -17,6 +17,9 @@ from . import params as P
 LAYER_KINDS = CONV, DENSE, OUTPUT = ("conv", "dense", "output")
 FLOAT_STORAGE = ("float16", "float32")  # how biases, BatchNorm and codebooks are stored in the file
 MAX_BITS = 8  # codebook indices are coded as bytes
+# what the fine-tunings run on: the plain training images, or what the subject trained on (the cached views
+# when it trained with `augment`, else the plain images); chosen on validation per recipe (docs/deep-compression.md)
+FINETUNE_ON = PLAIN, TRAINED = ("plain", "trained")
 
 # this stage's files; the pipeline's other paths are in paths.py, a dependency of every training stage
 DEEP_COMPRESSED, DEEP_RECORDS = "data/deep_compressed", "metrics/deep_compress"
@@ -48,6 +51,7 @@ class Recipe:
     share_epochs: int = P.field(P.integer(min=0))  # centroid fine-tuning (0: k-means centroids as they are)
     learning_rate: float = P.field(P.number(above=0))  # Adam, cosine-decayed, in both fine-tunings
     batch_size: int = P.field(P.integer(min=1))
+    finetune_on: str = P.field(P.choice(*FINETUNE_ON))  # plain: the plain training images; trained: what it trained on
 
 
 def subject_problem(name):

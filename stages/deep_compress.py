@@ -5,9 +5,10 @@
 
 For each model:
 1. magnitude pruning to the recipe's sparsity per layer kind, fine-tuning with the model's own loss
-   (the labels for the teacher, the cached teacher logits for a student) on what it trained on: the
-   cached views when it trained with `augment` (data/teacher.json, or the student's train.json), else
-   the plain training images; each Dropout's rate lowered for the sparser layer after it (Han et al. 2015);
+   (the labels for the teacher, the cached teacher logits for a student) on the recipe's `finetune_on`:
+   `plain`, the plain training images, or `trained`, what it trained on (the cached views when it trained
+   with `augment`: data/teacher.json, a student's train.json or a study run's seed records say so);
+   each Dropout's rate lowered for the sparser layer after it (Han et al. 2015);
 2. weight sharing: k-means codebooks of 2**bits centroids per kernel, centroids fine-tuned;
 3. the .dcz file (codec.py): relative positions, codebook indices, codebooks, Huffman coded;
 4. the file is decoded back into a fresh network, checked weight for weight against the one
@@ -23,7 +24,7 @@ import time
 import distill
 from distill import names, paths
 from distill import params as P
-from distill.recipe import DeepCompressConfig, deep_dir, deep_record, network_name, parse_subject
+from distill.recipe import TRAINED, DeepCompressConfig, deep_dir, deep_record, network_name, parse_subject
 
 
 def main(argv):
@@ -65,7 +66,7 @@ def main(argv):
             subjects.append((seed, compression.deployable(student.name, student, teacher)))
         metric = losses.LabelAccuracy
     teacher_bytes = len(compression.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32)))  # the reference
-    views = trained_views(name, mnist)
+    views = trained_views(name, mnist) if recipe.finetune_on == TRAINED else None
 
     def examples():
         """Fine-tuning batches, fresh for each phase so that each starts from the same order."""
@@ -141,7 +142,7 @@ def summary(name, network, subjects, runs, recipe, floats, teacher_bytes):
         "name": name, "network": network, "arch": subjects[0][1].name if name != names.TEACHER else names.TEACHER,
         "params": subjects[0][1].count_params(), "seeds": [r["seed"] for r in runs],
         "recipe": {"sparsity": recipe.sparsity, "bits": recipe.bits, "prune_epochs": recipe.prune_epochs,
-                   "share_epochs": recipe.share_epochs, "floats": floats},
+                   "share_epochs": recipe.share_epochs, "finetune_on": recipe.finetune_on, "floats": floats},
         "accuracy": mean, "accuracy_std": std,
         "accuracy_min": low, "val_accuracy": round(float(np.mean([r["val_accuracy"] for r in runs])), 6),
         "accuracy_before": round(float(np.mean([r["accuracy_before"] for r in runs])), 6),

@@ -238,6 +238,8 @@ def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message
     (lambda d: d["student_recipe"].update(learning_rate=float("inf")), ["teacher"],
      "deep_compress.student_recipe.learning_rate: must be a finite number, got inf"),
     (lambda d: d.update(floats="float8"), ["teacher"], "deep_compress.floats: must be one of float16, float32"),
+    (lambda d: d["teacher_recipe"].update(finetune_on="views"), ["teacher"],
+     "deep_compress.teacher_recipe.finetune_on: must be one of plain, trained; got 'views'"),
     (lambda d: d.update(students=["cnn-8-16-kl"]), ["teacher"],
      "deep_compress.students[0]: must be a grid point named <arch>-<widths>-<loss>"),
     (lambda d: d.update(students=["head-4-4-kd"]), ["teacher"],

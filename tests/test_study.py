@@ -411,7 +411,8 @@ def shrink(params, mirror, files=None):
     d = params["deep_compress"]
     d.update(students=["sep-2-4-1-kd-e1"], teacher=["teacher"])
     for how in (d["teacher_recipe"], d["student_recipe"]):
-        how.update(prune_epochs=1, share_epochs=1, batch_size=64)
+        # fine-tuning on the views the seeds trained on, whatever the committed study chose
+        how.update(prune_epochs=1, share_epochs=1, batch_size=64, finetune_on="trained")
     return params
 
 
@@ -500,3 +501,21 @@ def test_shrunk_study_end_to_end(shrunk, tmp_path):
     clone.dvc("pull", "study/dvc.yaml")
     r = clone.dvc("repro", "study/dvc.yaml")
     assert ran(r.stdout) == set(), r.stdout
+
+
+def test_deep_compress_reads_how_a_student_trained_from_its_train_json_or_its_seed_records(tmp_path, monkeypatch):
+    from distill import files
+    from stages import deep_compress
+
+    monkeypatch.chdir(tmp_path)
+    files.write_json(paths.student_train("mlp-8-kd"), {"augment": False})  # the default pipeline's students
+    assert deep_compress.trained_augmented("mlp-8-kd") is False
+    spec = names.StudentSpec("sep", (2, 4, 1), "kd")  # a study run: no train.json, a record per seed
+    for seed, augment in ((0, True), (1, True)):
+        Path(paths.student_model("sep-2-4-1-kd-e3", seed)).parent.mkdir(parents=True, exist_ok=True)
+        Path(paths.student_model("sep-2-4-1-kd-e3", seed)).write_bytes(b"")
+        files.write_json(S.seed_record(spec, 3, seed), {"augment": augment})
+    assert deep_compress.trained_augmented("sep-2-4-1-kd-e3") is True
+    files.write_json(S.seed_record(spec, 3, 1), {"augment": False})
+    with pytest.raises(files.InputError, match="the seeds of sep-2-4-1-kd-e3 disagree on `augment`"):
+        deep_compress.trained_augmented("sep-2-4-1-kd-e3")
