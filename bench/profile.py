@@ -13,6 +13,7 @@ repository; the trace goes to a temporary folder.
 import argparse
 import collections
 import glob
+import math
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ def profile(batchnorm, hidden, steps, top):
 
     fused = models.BatchNorm
     models.BatchNorm = fused if batchnorm == "fused" else keras.layers.BatchNormalization
-    # the study's own sep settings (study/params.yaml), one epoch, seed 0: as a seed stage trains
+    # the study's own sep settings (study/params.yaml: loss, batch size, optimizer), one epoch, seed 0
     train = study.train_config(study.load(ROOT / "study" / "params.yaml").family(names.SEP).train, 1, 0)
     training.set_determinism(0)
     model = models.student(names.SEP, names.parse_widths(hidden))
@@ -61,8 +62,9 @@ def profile(batchnorm, hidden, steps, top):
                 ops[name.rsplit(":", 1)[-1]] += event.duration_ps / 1e9  # "op_name:OpType" -> OpType, in ms
     ops.pop("Process", None)  # the executor's span around the ops, not an op
     total = sum(ops.values())
-    print(f"sep-{hidden}, {batchnorm} BatchNorm: {ms:.1f} ms per step of 128 ({ms * 430 / 1000:.1f} s per 55,000 "
-          f"images); op time {total / steps:.1f} ms per step, by op type:")
+    per_epoch = math.ceil(55_000 / train.batch_size)
+    print(f"sep-{hidden}, {batchnorm} BatchNorm: {ms:.1f} ms per step of {train.batch_size} "
+          f"({ms * per_epoch / 1000:.1f} s per 55,000 images); op time {total / steps:.1f} ms per step, by op type:")
     for op, t in ops.most_common(top):
         print(f"  {100 * t / total:5.1f}%  {t / steps:6.2f} ms/step  {op}")
     return ms

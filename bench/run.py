@@ -11,7 +11,7 @@ In a fresh clone of this repository (empty DVC cache), it measures and prints:
   4. inference throughput of the headline student and the frontier students against the teacher,
      at batch 1 and batch 1000 (Keras, raw images in: a head student runs behind the teacher's convs);
   5. one epoch of a reference CNN, to compare this machine with the one the targets were set on;
-then writes every figure, with the machine it ran on, to --out.
+then writes these figures, with the machine it ran on, to --out, keeping the keys the other modes wrote.
 
 --grid measures the grid phase alone (issue 15): in a clone of this repository that shares its DVC
 cache (so the upstream stages are checked out, not run), the named grid points (stages or stage
@@ -193,7 +193,28 @@ print(json.dumps({"seconds": seconds, "batchnorm": {v: r[2] for v, r in runs.ite
 """
 
 
-def sep_epoch(rounds, out):
+def read_results(out):
+    """`out` as it stands: each mode adds its keys and keeps the others. Read before a long run, so a
+    damaged file stops it at once instead of after the measurements."""
+    path = Path(out)
+    if not path.is_file():
+        return {}
+    try:
+        result = json.loads(path.read_text())
+    except ValueError as e:
+        sys.exit(f"{out}: not valid JSON ({e}); mend or remove it before benchmarking")
+    if not isinstance(result, dict):
+        sys.exit(f"{out}: not a JSON object; mend or remove it before benchmarking")
+    return result
+
+
+def write_results(out, result):
+    from distill import files
+
+    files.write_json(out, result)  # a temporary name, then a rename: never half-written
+
+
+def sep_epoch(rounds, out, kept):
     """Step --sep-epoch: one sep epoch with Keras's BatchNormalization (before) and with
     models.BatchNorm (now), alternating epoch by epoch in one process, `rounds` epochs each; adds
     the medians and their ratio to `out`."""
@@ -206,7 +227,7 @@ def sep_epoch(rounds, out):
     for v, ts in times.items():
         print(f"  {v:6s} ({got['batchnorm'][v]}): {', '.join(f'{t:.2f}' for t in ts)} s per epoch")
     before, after = statistics.median(times["before"]), statistics.median(times["now"])
-    result = json.loads(Path(out).read_text()) if Path(out).is_file() else {}
+    result = dict(kept)
     result["sep_epoch"] = {
         "network": "sep-8-24-2, kd, batch 128, 55,000 images at one cached view each, validation after",
         "before_seconds": times["before"], "now_seconds": times["now"],
@@ -221,7 +242,7 @@ def sep_epoch(rounds, out):
                 "validation after each epoch); both networks in one process, compiled and traced by one untimed "
                 "epoch each, then timed epochs alternating before/now"),
     }
-    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(out, result)
     print(f"sep epoch: {before:.2f}s before, {after:.2f}s now (medians): {after / before:.0%} "
           f"(target <= {SEP_EPOCH_MAX_SHARE:.0%}); written: {out}")
 
@@ -297,7 +318,7 @@ GRID_MIN_SPEEDUP = 1.25
 FULL_RUN_WITH_WORKERS_MAX_MINUTES = 30
 
 
-def grid(points, workers, out):
+def grid(points, workers, out, kept):
     """The grid phase: `points` serially, then with `workers` (see the module's docstring)."""
     from distill import fanout
 
@@ -334,13 +355,13 @@ def grid(points, workers, out):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     speedup = round(serial / parallel, 3)
-    result = json.loads(Path(out).read_text()) if Path(out).is_file() else {}
+    result = dict(kept)
     full = dict(result.get("full_run", {}).get("stages", {}))  # a copy: full_run stays as measured
     projected = None
     if full:  # upstream and downstream as measured; the units' stages sped up by the measured factor
         for name in plan.deps:  # stages newer than that run: the seconds they record themselves
             if name not in full and name.startswith("deep_compress"):
-                record = ROOT / paths.timing("deep_compress-" + (name.split("@")[1] if "@" in name else "teacher"))
+                record = ROOT / paths.timing("deep_compress-" + name.split("@", 1)[1])
                 full[name] = {"seconds": json.loads(record.read_text())["seconds"]}
         unit_seconds = sum(full.get(s, {}).get("seconds", 0) for u in plan.units for s in u)
         other = sum(v["seconds"] for v in full.values()) - unit_seconds
@@ -354,7 +375,7 @@ def grid(points, workers, out):
         "targets": {"speedup_min": GRID_MIN_SPEEDUP, "speedup_met": speedup >= GRID_MIN_SPEEDUP and same,
                     "full_run_with_workers_max_minutes": FULL_RUN_WITH_WORKERS_MAX_MINUTES},
     }
-    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(out, result)
     print(f"grid phase: serial {serial:.0f}s, {workers} workers {parallel:.0f}s: {speedup:.2f}x "
           f"(goal >= {GRID_MIN_SPEEDUP}x), identical dvc.lock entries: {same}")
     if projected:
@@ -376,16 +397,17 @@ def main():
     ap.add_argument("--sep-epoch", action="store_true", help="measure only one sep epoch, before and now")
     ap.add_argument("--rounds", type=int, default=6, help="timed epochs of each for --sep-epoch (default 6)")
     args = ap.parse_args()
+    kept = read_results(args.out)
     if args.sep_epoch:
-        sep_epoch(args.rounds, args.out)
+        sep_epoch(args.rounds, args.out, kept)
         return
     if args.grid is not None:
-        grid(args.grid or ["sweep_mlp", "sweep_cnn"], args.workers, args.out)
+        grid(args.grid or ["sweep_mlp", "sweep_cnn"], args.workers, args.out, kept)
         return
     if args.inference_only:
-        result = json.loads(Path(args.out).read_text())
+        result = dict(kept)
         result["inference"] = inference(args.inference_only)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_results(args.out, result)
         print(json.dumps(result["inference"], indent=2))
         return
 
@@ -455,11 +477,7 @@ def main():
                 "over the stage's processes; 2. `dvc exp run -S student.hidden=N` right after; 3. a bare "
                 "model.fit of the teacher (same network, epochs, batches, data) in its own process"),
     }
-    # keep what this run did not measure (sep_epoch, grid: their own flags)
-    out = Path(args.out)
-    kept = json.loads(out.read_text()) if out.is_file() else {}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({**kept, **result}, indent=2) + "\n")
+    write_results(args.out, {**kept, **result})  # keeps what this run did not measure (sep_epoch, grid)
     print(json.dumps({k: v for k, v in result.items() if k != "full_run"}, indent=2))
     print(f"full run: {total:.0f}s ({total / 60:.1f} min; target <= {FULL_RUN_MAX_MINUTES}); incremental "
           f"{exp_total:.0f}s = {exp_total / total:.1%} of it (target <= {INCREMENTAL_MAX_SHARE:.0%}); slowest stages:")

@@ -32,7 +32,7 @@ def main(argv):
     if len(argv) != 1:
         raise P.ParamsError(f"usage: python -m stages.deep_compress <teacher or student name>, got {argv}")
     name = argv[0]
-    P.listed(name, cfg.subjects, "deep_compress.students")
+    P.listed(name, cfg.subjects, "deep_compress.teacher" if name == names.TEACHER else "deep_compress.students")
     recipe = cfg.recipe(name)
     import keras
     import numpy as np
@@ -164,7 +164,11 @@ def trained_views(name, mnist):
 
     labels = mnist["y_train"]
     if name == names.TEACHER:
-        if not files.read_record(paths.TEACHER_FULL_RECORD, ("augment",))["augment"]:
+        augment = files.read_record(paths.TEACHER_FULL_RECORD, ("augment",))["augment"]
+        if not isinstance(augment, bool):
+            raise files.InputError(f"{paths.TEACHER_FULL_RECORD}: 'augment' must be true or false, got {augment!r}; "
+                                   "rerun the teacher stage (dvc repro)")
+        if not augment:
             return None
         cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, labels)
         # the geometric views without their mixup blend, as the teacher learned them (stages/teacher.py)
@@ -179,20 +183,18 @@ def trained_views(name, mnist):
 def trained_augmented(name):
     """Whether the student `name` trained on the views: its train.json says so in the default pipeline;
     a study run (`...-e<epochs>`, one stage per seed) has it in each seed's record (distill/study.py),
-    written by the stage that wrote the model beside it."""
-    from pathlib import Path
-
+    written by the stage that wrote the model beside it (study/dvc.yaml lists metrics/seeds as a dep)."""
     from distill import files, students, study
 
     _, epochs = names.split_schedule(name)
-    if epochs is None or Path(paths.student_train(name)).is_file():
+    if epochs is None:
         return students.trained_augmented(name)
     spec = parse_subject(name)
     flags = {seed: files.read_record(study.seed_record(spec, epochs, seed), ("augment",))["augment"]
              for seed in paths.student_seeds(name)}
     if len(set(flags.values())) != 1 or not all(isinstance(f, bool) for f in flags.values()):
-        raise files.InputError(f"{study.seed_record(spec, epochs, 0).rsplit('/', 1)[0]}: the seeds of {name} "
-                               f"disagree on `augment` or lack it ({flags}); rerun their stages (dvc repro)")
+        raise files.InputError(f"{study.network_dir(spec.network)}: the seeds of {name} disagree on `augment` "
+                               f"or lack it ({flags}); rerun their stages (dvc repro)")
     return next(iter(flags.values()))
 
 

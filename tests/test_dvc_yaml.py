@@ -116,7 +116,6 @@ def test_stage_deps_list_exactly_the_modules_it_runs(stage):
     assert not extra, f"stage {stage}: lists {', '.join(extra)} in its deps, but never runs it"
 
 
-
 @pytest.mark.parametrize("pipeline", ["dvc.yaml", "study/dvc.yaml"])
 def test_the_teacher_goes_through_deep_compress_only_when_listed(tmp_path, pipeline):
     """deep_compress.teacher: [teacher] makes the stage deep_compress_teacher@teacher (its deps complete, its data
@@ -151,6 +150,7 @@ def test_the_teacher_goes_through_deep_compress_only_when_listed(tmp_path, pipel
                 data_dir = os.path.normpath(folder / paths.DATA)
                 assert {os.path.join(data_dir, os.path.relpath(p, paths.DATA)) for p in
                         (paths.TEACHER_MODEL, paths.TEACHER_FULL_RECORD, paths.VIEWS)} <= deps
+
 
 def test_no_stage_imports_another_stage():
     for script in sorted((ROOT / "stages").glob("*.py")):

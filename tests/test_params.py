@@ -247,6 +247,7 @@ def test_stage_refuses_bad_sections_before_work(tmp_path, stage, change, message
     (lambda d: d.update(students=["teacher"]), ["teacher"],
      "deep_compress.students[0]: the teacher goes through with `teacher: [teacher]`"),
     (lambda d: None, ["cnn-9-kd"], "deep_compress.students: cnn-9-kd is not listed"),
+    (lambda d: d.update(teacher=[]), ["teacher"], "deep_compress.teacher: teacher is not listed"),
     (lambda d: None, [], "usage: python -m stages.deep_compress <teacher or student name>"),
 ])
 def test_deep_compress_refuses_bad_params_before_work(tmp_path, change, args, message):

@@ -519,3 +519,11 @@ def test_deep_compress_reads_how_a_student_trained_from_its_train_json_or_its_se
     files.write_json(S.seed_record(spec, 3, 1), {"augment": False})
     with pytest.raises(files.InputError, match="the seeds of sep-2-4-1-kd-e3 disagree on `augment`"):
         deep_compress.trained_augmented("sep-2-4-1-kd-e3")
+
+
+def test_a_study_deep_compress_stage_depends_on_the_seed_records_it_reads():
+    """With finetune_on: trained it reads each seed's record (its `augment`): those records are a dep."""
+    deep = [name for name in STAGES if name.startswith("deep_compress@")]
+    assert deep
+    for name in deep:
+        assert os.path.normpath(os.path.join("study", S.SEEDS)) in STAGES[name][1], name
