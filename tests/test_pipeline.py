@@ -45,7 +45,7 @@ def shrink(params, mirror, files=None):
     params["compress"].update(students=[paths.HEADLINE], finetune_epochs=1, calibration_images=100,
                               repeats_batch1=3, repeats_batch1000=1)
     d = params["deep_compress"]
-    d.update(teacher=False, students=[MLP_KD])  # the teacher's .dcz is the study's
+    d.update(teacher=[], students=[MLP_KD])  # the teacher's .dcz is the study's
     for how in (d["teacher_recipe"], d["student_recipe"]):
         how.update(prune_epochs=1, share_epochs=1, batch_size=64)
     # mlp-8 (6,370 params) fits the first budget, where validation picks kd or hard; nothing fits the second
