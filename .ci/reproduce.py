@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "data" / "mnist"
 sys.path.insert(0, str(ROOT))  # run as a script: `python .ci/reproduce.py`
-from distill import names, paths  # noqa: E402
+from distill.core import names, paths  # noqa: E402
 
 
 def small(params):

@@ -29,13 +29,15 @@ def profile(batchnorm, hidden, steps, top):
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    from distill import losses, models, names, students, study, training
+    from distill.core import names
+    from distill.study import config as study
+    from distill.training import loop, losses, models, students
 
     fused = models.BatchNorm
     models.BatchNorm = fused if batchnorm == "fused" else keras.layers.BatchNormalization
     # the study's own sep settings (study/params.yaml: loss, batch size, optimizer), one epoch, seed 0
     train = study.train_config(study.load(ROOT / "study" / "params.yaml").family(names.SEP).train, 1, 0)
-    training.set_determinism(0)
+    loop.set_determinism(0)
     model = models.student(names.SEP, names.parse_widths(hidden))
     models.BatchNorm = fused
     rng = np.random.default_rng(0)
@@ -77,7 +79,7 @@ def main():
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args()
-    from distill import runtime
+    from distill.core import runtime
 
     runtime.pin_threads(ROOT / "study" / "params.yaml")  # the study's thread count, before TensorFlow starts
     for batchnorm in ("keras", "fused") if args.batchnorm == "both" else (args.batchnorm,):

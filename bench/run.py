@@ -47,7 +47,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: `python bench/run.py`
-from distill import names, paths  # noqa: E402
+from distill.core import names, paths  # noqa: E402
 
 # The speed targets (issue 23): the full default run from an empty cache, and a new headline student
 # (`dvc exp run -S student.hidden=N`) as a share of it.
@@ -124,7 +124,7 @@ BARE_FIT = """
 import json, sys, time
 from distill import data, models, paths, training, views
 from distill import params as P
-from stages.teacher import TeacherConfig
+from distill.training.config import TeacherConfig
 cfg = P.section("teacher", TeacherConfig)
 training.set_determinism(cfg.seed)
 mnist = data.load()
@@ -209,7 +209,7 @@ def read_results(out):
 
 
 def write_results(out, result):
-    from distill import files
+    from distill.core import files
 
     files.write_json(out, result)  # a temporary name, then a rename: never half-written
 
@@ -291,16 +291,17 @@ def inference(repo):
 
 
 def training_seconds(repo):
-    """{stage: seconds of training} from each training stage's metrics/timing/ file, matched to its
-    stage through dvc.yaml (no guessing stage names from file names)."""
-    from dvc.repo import Repo
+    """{run: seconds of training} from the training stages' wall-clock files in metrics/timing/ (untracked:
+    no clock inside what DVC hashes), one per trained run: teacher, student, each grid point."""
+    seconds = {f.stem: json.loads(f.read_text()).get("train_seconds")
+               for f in sorted((repo / paths.TIMING).glob("*.json"))}
+    stage = {"head": "sweep", "mlp": "sweep_mlp"}  # a grid point's run name -> its matrix stage in dvc.yaml
 
-    with Repo(str(repo)) as dvc_repo:
-        timing = {o.def_path: s.name for s in dvc_repo.index.stages for o in s.outs
-                  if o.def_path.startswith(paths.TIMING + "/")}
-    seconds = {stage: json.loads((repo / path).read_text()).get("train_seconds") for path, stage in timing.items()
-               if (repo / path).is_file()}
-    return {stage: s for stage, s in seconds.items() if s is not None}  # views' file has its cost, no training
+    def stage_of(run):
+        arch, _, point = run.partition("-")
+        return f"{stage[arch]}@{point}" if arch in stage and point else run
+
+    return {stage_of(run): s for run, s in seconds.items() if s is not None}  # views' file: no training
 
 
 def python_json(code, arg, cwd, pythonpath=None):

@@ -24,9 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: `python bench/tune.py`
-import distill  # noqa: E402
-from distill import config, names  # noqa: E402
-from distill import params as P  # noqa: E402
+from distill.compression.config import CompressConfig  # noqa: E402
+from distill.core import names  # noqa: E402
+from distill.core import params as P  # noqa: E402
+from distill.core.stage import run  # noqa: E402
+from distill.results.config import TUNING  # noqa: E402
+from distill.training.config import sweep_spec  # noqa: E402
 
 
 def variants(base, settings):
@@ -60,10 +63,10 @@ def main():
     ap.add_argument("--seeds", default="0", help="comma-separated seeds per variant (default: 0)")
     ap.add_argument("--prune", action="append", default=[], metavar="SPARSITY:EPOCHS",
                     help="also prune each trained model to SPARSITY with EPOCHS of fine-tuning, as compress does")
-    ap.add_argument("--out", default=str(ROOT / config.TUNING))
+    ap.add_argument("--out", default=str(ROOT / TUNING))
     args = ap.parse_args()
     try:
-        sweep = P.section("sweep", config.sweep_spec())
+        sweep = P.section("sweep", sweep_spec())
         spec = names.StudentSpec(args.arch, P.widths()(args.hidden, "hidden", "command line"), args.loss)
         settings = {}
         for item in args.set:
@@ -71,7 +74,7 @@ def main():
             settings[key] = [parse_value(v) for v in values.split(",") if v]
         seeds = [int(s) for s in args.seeds.split(",")]
         runs = variants(dataclasses.replace(sweep.families[args.arch].train, seeds=seeds), settings)
-        compress = P.section("compress", config.CompressConfig)
+        compress = P.section("compress", CompressConfig)
         check = {f.name: f.metadata["check"] for f in dataclasses.fields(compress)}
         prunes = []
         for item in args.prune:
@@ -82,7 +85,9 @@ def main():
     except (P.ParamsError, ValueError) as e:
         raise SystemExit(f"tune: error: {e}") from None
 
-    from distill import compression, data, evaluation, losses, models, students, training
+    from distill import data
+    from distill.compression import tflite
+    from distill.training import evaluation, loop, losses, models, students
 
     mnist = data.load()
     train, val = (students.student_data(spec.arch, s, mnist) for s in (data.TRAIN, data.VAL))
@@ -93,23 +98,23 @@ def main():
         changed = {k: getattr(cfg, k) for k in settings}
         per_seed, curves, pruned, start = [], [], {}, time.time()
         for seed in cfg.seeds:
-            training.set_determinism(seed)
+            loop.set_determinism(seed)
             model = models.student(spec.arch, spec.widths, cfg.dropout)
             examples = (students.view_batches(*cached, cfg.batch_size, seed) if cfg.augment
                         else students.examples(train))
             history = students.fit_student(model, losses.get(spec.loss, cfg), examples, cfg, seed,
                                            f"tune {spec.name} {changed} seed {seed}", None, students.examples(val))
-            logits = training.predict(model, val.x, transform=val.transform)
+            logits = loop.predict(model, val.x, transform=val.transform)
             per_seed.append(round(evaluation.accuracy(logits, val.labels), 6))
             curves.append([round(v, 4) for v in history.history["val_accuracy"]])
             for prune in prunes:
                 copy = models.student(spec.arch, spec.widths, cfg.dropout)
                 copy.set_weights(model.get_weights())
                 copy.compile(loss=losses.get(spec.loss, cfg))
-                compression.prune(copy, students.examples(train), prune.sparsity, prune.finetune_epochs,
+                tflite.prune(copy, students.examples(train), prune.sparsity, prune.finetune_epochs,
                                   prune.learning_rate, prune.batch_size, prune.seed,
                                   f"tune {spec.name} prune {prune.sparsity}")
-                logits = training.predict(copy, val.x, transform=val.transform)
+                logits = loop.predict(copy, val.x, transform=val.transform)
                 pruned.setdefault((prune.sparsity, prune.finetune_epochs), []).append(
                     round(evaluation.accuracy(logits, val.labels), 6))
         row = {"name": spec.name, "train": cfg.as_dict(), "changed": changed, "val_accuracy": per_seed,
@@ -129,4 +134,4 @@ def main():
 
 
 if __name__ == "__main__":
-    distill.run(main)  # TensorFlow's start-up lines dropped, as in the stages
+    run(main)  # TensorFlow's start-up lines dropped, as in the stages

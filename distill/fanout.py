@@ -163,7 +163,7 @@ def _invert(edges):
 def on_the_clock(path):
     """Whether an output holds wall-clock figures, which differ on every run: a stage's timing file,
     or a compress record in full (its latencies)."""
-    from . import paths
+    from distill.core import paths
 
     return path.startswith(paths.TIMING + "/") or path == paths.compress_full_record(Path(path).stem)
 
@@ -190,8 +190,9 @@ def _log(log_dir, stage):
 
 def _threads(pipeline):
     """runtime.tf_threads of the params file beside `pipeline`: what each of its stages will use."""
-    from . import Error, runtime
-    from . import params as P
+    from distill import Error
+    from distill.core import params as P
+    from distill.core import runtime
 
     path = Path(pipeline).parent / P.PARAMS_FILE
     try:

@@ -26,9 +26,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import config, names, paths, runtime
-from . import params as P
-from .recipe import DeepCompressConfig, deep_record
+from distill.compression.config import CompressConfig, DeepCompressConfig, deep_record
+from distill.core import names, paths, runtime
+from distill.core import params as P
+from distill.training.config import sweep_spec
 
 MACHINE = f"{paths.METRICS}/machine.json"
 SAME_MACHINE = 0.0  # accuracy, absolute: a deterministic rerun gives the same bytes
@@ -58,8 +59,8 @@ def machine(path=P.PARAMS_FILE):
 
 def gated(path=P.PARAMS_FILE):
     """(file, key) of every gated figure, from params: what the default pipeline ships."""
-    sweep = P.section("sweep", config.sweep_spec(), path)
-    compress = P.section("compress", config.CompressConfig, path)
+    sweep = P.section("sweep", sweep_spec(), path)
+    compress = P.section("compress", CompressConfig, path)
     deep = P.section("deep_compress", DeepCompressConfig, path)
     out = [(paths.TEACHER_RECORD, "accuracy"), (paths.STUDENT_RECORD, "accuracy")]
     out += [(paths.sweep_record(s.name), "accuracy") for s in sweep.specs() if s.arch in names.STANDALONE]
@@ -126,7 +127,7 @@ def main(argv=None):
     ap.add_argument("--record", action="store_true", help=f"write {MACHINE} for the run about to be committed")
     args = ap.parse_args(argv)
     if args.record:
-        from . import files
+        from distill.core import files
 
         files.write_json(MACHINE, machine())
         print(f"gate: wrote {MACHINE}: {json.dumps(machine())}")

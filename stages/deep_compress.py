@@ -3,28 +3,17 @@
     python -m stages.deep_compress teacher               the teacher (data/teacher.keras)
     python -m stages.deep_compress <grid point>          e.g. cnn-8-16-16-32-hard: every seed's model
 
-For each model:
-1. magnitude pruning to the recipe's sparsity per layer kind, fine-tuning with the model's own loss
-   (the labels for the teacher, the cached teacher logits for a student) on the recipe's `finetune_on`:
-   `plain`, the plain training images, or `trained`, what it trained on (the cached views when it trained
-   with `augment`: data/teacher.json, a student's train.json or a study run's seed records say so);
-   each Dropout's rate lowered for the sparser layer after it (Han et al. 2015);
-2. weight sharing: k-means codebooks of 2**bits centroids per kernel, centroids fine-tuned;
-3. the .dcz file (codec.py): relative positions, codebook indices, codebooks, Huffman coded;
-4. the file is decoded back into a fresh network, checked weight for weight against the one
-   encoded, and that decoded network is scored on the test images. Validation accuracy after each
-   step is what the recipe is chosen on.
-Reads params: deep_compress. Writes data/deep_compressed/<name>/ (the .dcz files and record.json, the
-full record), metrics/deep_compress/<name>.json (the record's headline keys) and
+Prune, share, Huffman-code, decode and score each model (distill/compression/deep.py). Reads params:
+deep_compress. Writes data/deep_compressed/<name>/ (the .dcz files and record.json, the full record),
+metrics/deep_compress/<name>.json (the record's headline keys) and, untracked,
 metrics/timing/deep_compress-<name>.json.
 """
 import sys
-import time
 
-import distill
-from distill import names, paths
-from distill import params as P
-from distill.recipe import TRAINED, DeepCompressConfig, deep_dir, deep_record, network_name, parse_subject
+from distill.compression.config import DeepCompressConfig
+from distill.core import names, paths
+from distill.core import params as P
+from distill.core.stage import run
 
 
 def main(argv):
@@ -33,170 +22,13 @@ def main(argv):
         raise P.ParamsError(f"usage: python -m stages.deep_compress <teacher or student name>, got {argv}")
     name = argv[0]
     P.listed(name, cfg.subjects, "deep_compress.teacher" if name == names.TEACHER else "deep_compress.students")
-    recipe = cfg.recipe(name)
-    import keras
-    import numpy as np
+    from distill.compression import deep
+    from distill.core import files
 
-    from distill import codec, compression, data, evaluation, files, losses, sharing, training
-
-    training.set_determinism(cfg.seed)  # before loading: a loaded Dropout layer draws its seed then
-    mnist = data.load()
-    splits = {s: (data.images(mnist[f"x_{s}"]), mnist[f"y_{s}"]) for s in data.SPLITS}
-    if name == names.TEACHER:
-        subjects = [(None, files.load_model(paths.TEACHER_MODEL))]
-        targets, loss = mnist["y_train"], keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-        def metric():
-            return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    else:
-        seeds = paths.student_seeds(name)
-        if not seeds:
-            raise files.InputError(f"{paths.student_dir(name)}: no trained student '{name}' "
-                                   "(deep_compress.students names grid points, e.g. cnn-8-16-16-32-kd)")
-        logits = files.load_npy(paths.teacher_outputs(data.TRAIN, "logits"))
-        if logits.shape != (len(mnist["y_train"]), data.NUM_CLASSES):
-            raise files.InputError(f"{paths.teacher_outputs(data.TRAIN, 'logits')}: holds {logits.shape}, expected "
-                                   f"({len(mnist['y_train'])}, {data.NUM_CLASSES}): rerun teacher_outputs (dvc repro)")
-        targets = losses.pack_targets(mnist["y_train"], logits)
-        teacher = files.load_model(paths.TEACHER_MODEL) if name.startswith(names.HEAD) else None
-        subjects = []
-        for seed in seeds:
-            student = files.load_model(paths.student_model(name, seed))
-            loss = student.loss
-            subjects.append((seed, compression.deployable(student.name, student, teacher)))
-        metric = losses.LabelAccuracy
-    teacher_bytes = len(compression.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32)))  # the reference
-    views = trained_views(name, mnist) if recipe.finetune_on == TRAINED else None
-
-    def examples():
-        """Fine-tuning batches, fresh for each phase so that each starts from the same order."""
-        if views is None:
-            return training.Batches(mnist["x_train"], targets, recipe.batch_size, seed=cfg.seed, transform=data.images)
-        return views(recipe.batch_size, cfg.seed)
-
-    def accuracy(model, split):
-        x, y = splits[split]
-        return round(evaluation.accuracy(training.predict(model, x), y), 6)
-
-    network = network_name(name)
-    runs, seconds, folder = [], {}, deep_dir(name)
-    with files.atomic_dir(folder) as tmp:
-        for seed, model in subjects:
-            label = f"deep_compress {name}" + ("" if seed is None else f" seed {seed}")
-            start = time.time()
-            training.set_determinism(cfg.seed)
-            run = {"seed": seed, "val_accuracy_before": accuracy(model, data.VAL),
-                   "accuracy_before": accuracy(model, data.TEST)}
-            kinds = sharing.layer_kinds(model)
-            sparsity = [recipe.sparsity[k] for k in kinds]
-            run["dropout"] = compression.scale_dropout(model, sparsity)
-            model.compile(loss=loss)
-            compression.prune(model, examples(), sparsity, recipe.prune_epochs, recipe.learning_rate,
-                              recipe.batch_size, cfg.seed, label, metric())
-            run["val_accuracy_pruned"] = accuracy(model, data.VAL)
-            shared = sharing.share(model, [recipe.bits[k] for k in kinds])
-            run["val_accuracy_kmeans"] = accuracy(model, data.VAL)
-            if recipe.share_epochs:
-                sharing.finetune(model, shared, examples(), loss, recipe.share_epochs, recipe.learning_rate,
-                                 metric(), label)
-            sharing.round_floats(model, shared, cfg.floats)
-            blob = sharing.encode(model, shared, network, cfg.floats)
-            file = tmp / (f"{network}.dcz" if seed is None else f"{paths.SEED_PREFIX}{seed}.dcz")
-            files.write_bytes(file, blob)
-            decoded = sharing.decode(files.read_bytes(file))
-            if not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), decoded.get_weights())):
-                raise distill.Error(f"{file}: decodes into other weights than were encoded (a codec bug)")
-            sizes = codec.sizes(blob)
-            run.update({
-                "file": f"{folder}/{file.name}", "bytes": len(blob), "sizes": sizes,
-                "sparsity": round(compression.sparsity(decoded), 4),
-                "val_accuracy": accuracy(decoded, data.VAL), "accuracy": accuracy(decoded, data.TEST)})
-            runs.append(run)
-            seconds[name if seed is None else str(seed)] = round(time.time() - start, 1)
-            print(f"{label}: {len(blob):,} bytes ({teacher_bytes / len(blob):,.0f}x smaller than the teacher's "
-                  f"float32 file; {sizes['before_huffman']:,} before Huffman), sparsity {run['sparsity']:.3f}, "
-                  f"validation {run['val_accuracy_before']:.4f} -> pruned {run['val_accuracy_pruned']:.4f} -> "
-                  f"k-means {run['val_accuracy_kmeans']:.4f} -> decoded {run['val_accuracy']:.4f}; "
-                  f"test {run['accuracy_before']:.4f} -> {run['accuracy']:.4f}", file=sys.stderr, flush=True)
-        record = summary(name, network, subjects, runs, recipe, cfg.floats, teacher_bytes)
-        files.write_json(tmp / paths.RECORD_FILE, record)  # the full record, cached with the files it describes
-
-    files.write_json(deep_record(name), names.headline(record))
-    # wall-clock apart from the record, so a rerun that reproduces the files leaves evaluate up to date
+    _, seconds = deep.compress(name, cfg)
     files.write_json(paths.timing(f"deep_compress-{name}"), {"seconds": round(sum(seconds.values()), 1),
                                                              "per_seed": seconds})
-    print(f"deep_compress: {name}: {record['bytes']:,} bytes, {record['x_smaller']:,.1f}x smaller than the "
-          f"teacher's float32 file; test {record['accuracy_before']:.4f} -> {record['accuracy']:.4f} "
-          f"(mean of {len(runs)})")
-
-
-def summary(name, network, subjects, runs, recipe, floats, teacher_bytes):
-    """The record of one subject over its seeds' `runs`: accuracy mean, sample std and min (as the
-    student records), validation and before-compression means, the largest seed's file."""
-    import numpy as np
-
-    from distill import evaluation
-
-    mean, std, low = evaluation.spread([r["accuracy"] for r in runs])
-    record = {
-        "name": name, "network": network, "arch": subjects[0][1].name if name != names.TEACHER else names.TEACHER,
-        "params": subjects[0][1].count_params(), "seeds": [r["seed"] for r in runs],
-        "recipe": {"sparsity": recipe.sparsity, "bits": recipe.bits, "prune_epochs": recipe.prune_epochs,
-                   "share_epochs": recipe.share_epochs, "finetune_on": recipe.finetune_on, "floats": floats},
-        "accuracy": mean, "accuracy_std": std,
-        "accuracy_min": low, "val_accuracy": round(float(np.mean([r["val_accuracy"] for r in runs])), 6),
-        "accuracy_before": round(float(np.mean([r["accuracy_before"] for r in runs])), 6),
-        "bytes": max(r["bytes"] for r in runs),  # the largest seed's file: what a user must budget for
-        "teacher_float32_bytes": teacher_bytes,
-        "per_seed": runs,
-    }
-    record["loss_points"] = round(100 * (record["accuracy_before"] - record["accuracy"]), 3)
-    record["x_smaller"] = round(teacher_bytes / record["bytes"], 1)
-    return record
-
-
-def trained_views(name, mnist):
-    """When `name` (the teacher or a student) trained on the cached views: a function (batch_size, seed)
-    -> training.Batches over them with its own targets (the teacher: the labels; a student: its label
-    and the teacher's logits on that very view), so that fine-tuning does not shift it to other data
-    (the plain images are easier than the views). None when it trained on the plain images."""
-    from distill import files, students, training, views
-
-    labels = mnist["y_train"]
-    if name == names.TEACHER:
-        augment = files.read_record(paths.TEACHER_FULL_RECORD, ("augment",))["augment"]
-        if not isinstance(augment, bool):
-            raise files.InputError(f"{paths.TEACHER_FULL_RECORD}: 'augment' must be true or false, got {augment!r}; "
-                                   "rerun the teacher stage (dvc repro)")
-        if not augment:
-            return None
-        cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, labels)
-        # the geometric views without their mixup blend, as the teacher learned them (stages/teacher.py)
-        return lambda batch_size, seed: training.Batches.of_views(cached, lambda k, i: labels[i], batch_size,
-                                                                  seed=seed, mix=False)
-    if not trained_augmented(name):
-        return None
-    cached, logits = students.view_data(labels)
-    return lambda batch_size, seed: students.view_batches(cached, logits, batch_size, seed)
-
-
-def trained_augmented(name):
-    """Whether the student `name` trained on the views: its train.json says so in the default pipeline;
-    a study run (`...-e<epochs>`, one stage per seed) has it in each seed's record (distill/study.py),
-    written by the stage that wrote the model beside it (study/dvc.yaml lists metrics/seeds as a dep)."""
-    from distill import files, students, study
-
-    _, epochs = names.split_schedule(name)
-    if epochs is None:
-        return students.trained_augmented(name)
-    spec = parse_subject(name)
-    flags = {seed: files.read_record(study.seed_record(spec, epochs, seed), ("augment",))["augment"]
-             for seed in paths.student_seeds(name)}
-    if len(set(flags.values())) != 1 or not all(isinstance(f, bool) for f in flags.values()):
-        raise files.InputError(f"{study.network_dir(spec.network)}: the seeds of {name} disagree on `augment` "
-                               f"or lack it ({flags}); rerun their stages (dvc repro)")
-    return next(iter(flags.values()))
 
 
 if __name__ == "__main__":
-    distill.run(lambda: main(sys.argv[1:]))
+    run(lambda: main(sys.argv[1:]))

@@ -11,39 +11,29 @@ point's test predictions (data/students/<name>/test_predictions.npy) for the kd/
 and bench/tuning.json, the validation trials the report lists beside the goals they served.
 Everything is read and checked before anything is written.
 """
-from dataclasses import dataclass
 
-import distill
-from distill import config, names, paths
-from distill import params as P
-from distill.config import ACCURACY, BUDGET, DEEP_KEYS, KD_GOAL
-from distill.recipe import DeepCompressConfig, deep_full_record
+from distill.compression.config import CompressConfig, DeepCompressConfig, deep_full_record
+from distill.core import names, paths
+from distill.core import params as P
+from distill.core.stage import run
+from distill.results.config import DEEP_KEYS, TUNING, EvaluateConfig
+from distill.training.config import sweep_spec
 
 STUDENT_KEYS = ("name", "arch", "hidden", "widths", "loss", "params", "accuracy", "accuracy_std", "accuracy_min",
                 "val_accuracy", "compression", "agreement", "seeds", "per_seed")
 COMPRESS_KEYS = ("name", "arch", "sparsity", *names.TFLITE_KINDS)
 
 
-DEEP_GOALS = P.mapping({"teacher_ratio": P.number(min=1), "teacher_loss": P.number(min=0, max=1),
-                        "file_ratio": P.number(min=1)})
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    targets: list = P.field(P.list_of(ACCURACY))  # summary.json's smallest_at_<target>: fewest params reaching it
-    file_target: float = P.field(ACCURACY)  # summary.json's smallest_bytes_at_<target>: the smallest file reaching it
-    budgets: list = P.field(P.list_of(BUDGET, unique=False))  # within `params`, validation's pick reaches `target`
-    kd_goal: dict = P.field(KD_GOAL)  # distillation beats labels only by >= gain on >= networks under params
-    deep_goals: dict = P.field(DEEP_GOALS)  # the teacher deep-compressed; a file at file_target this much smaller
-
-
 def main():
     cfg = P.section("evaluate", EvaluateConfig)
-    sweep = P.section("sweep", config.sweep_spec())
-    compress = P.section("compress", config.CompressConfig)
+    sweep = P.section("sweep", sweep_spec())
+    compress = P.section("compress", CompressConfig)
     deep_cfg = P.section("deep_compress", DeepCompressConfig)
-    from distill import data, evaluation, files, plots
-    from distill import report as R
+    from distill import data
+    from distill.core import files
+    from distill.results import plots
+    from distill.results import report as R
+    from distill.training import evaluation
 
     teacher = files.read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
     student = files.read_record(paths.student_full_record(paths.HEADLINE), STUDENT_KEYS)
@@ -64,7 +54,7 @@ def main():
     summary = R.summarize(teacher, student, records, cfg.targets, cfg.file_target, gains, compressed,
                           R.goals(records, gains, cfg.budgets, cfg.kd_goal), shipped,
                           R.deep_goals(deep, shipped, cfg.deep_goals, cfg.file_target))
-    trials = R.trials(files.read_json(config.TUNING), cfg.kd_goal["params"])
+    trials = R.trials(files.read_json(TUNING), cfg.kd_goal["params"])
     rows = R.compressed_files(compressed)
     R.write_csv(paths.plot("compressed.csv"), rows, list(rows[0]))
     R.write_csv(paths.plot("artifacts.csv"), shipped, list(shipped[0]))
@@ -92,4 +82,4 @@ def main():
 
 
 if __name__ == "__main__":
-    distill.run(main)
+    run(main)

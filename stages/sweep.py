@@ -10,24 +10,25 @@ DVC's matrix makes each point its own stage, so adding a value to a list trains 
 """
 import sys
 
-import distill
-from distill import config, names, paths
-from distill import params as P
+from distill.core import names, paths
+from distill.core import params as P
+from distill.core.stage import run
+from distill.training.config import sweep_spec
 
 
 def main(argv):
     if len(argv) != 3:
         raise P.ParamsError(f"usage: python -m stages.sweep <arch> <hidden> <loss>, got {argv}")
-    sweep = P.section("sweep", config.sweep_spec())
+    sweep = P.section("sweep", sweep_spec())
     arch, loss = argv[0], argv[2]
     if arch not in sweep.families:
         raise P.ParamsError(f"{P.PARAMS_FILE}: sweep.{arch}: no such family (known: {', '.join(sweep.families)})")
     spec = names.StudentSpec(arch, P.widths()(argv[1], f"sweep.{arch}.hidden", P.PARAMS_FILE), loss)
     P.listed(spec, sweep.specs(), f"sweep.{arch}", f"the point {argv[1]} {loss}")
-    from distill import students
+    from distill.training import students
 
     students.train_and_record(spec, sweep.families[arch].train, spec.name, paths.sweep_record(spec.name))
 
 
 if __name__ == "__main__":
-    distill.run(lambda: main(sys.argv[1:]))
+    run(lambda: main(sys.argv[1:]))

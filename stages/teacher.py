@@ -6,51 +6,38 @@ epoch every image once, at one of its K views, so the teacher learns the views i
 reports validation accuracy each epoch and test accuracy once, on the final model. Per-epoch curves
 go to metrics/live/teacher through dvclive; the training time to metrics/timing/teacher.json.
 """
+import dataclasses
 import time
-from dataclasses import dataclass
 
-import distill
-from distill import names, paths
-from distill import params as P
+from distill.core import names, paths
+from distill.core import params as P
+from distill.core.stage import run
+from distill.training.config import TeacherConfig
 
 NAME = names.TEACHER
 
 
-@dataclass(frozen=True)
-class TeacherConfig:
-    epochs: int = P.field(P.integer(min=1))
-    batch_size: int = P.field(P.integer(min=1))
-    optimizer: str = P.field(P.choice(*names.OPTIMIZERS))
-    learning_rate: float = P.field(P.number(above=0))  # peak learning rate
-    schedule: str = P.field(P.choice(*names.SCHEDULES))
-    warmup_epochs: int = P.field(P.integer(min=0))  # linear warmup to the peak before the schedule
-    weight_decay: float = P.field(P.number(min=0))  # decoupled; 0: off
-    augment: bool = P.field(P.boolean())  # train on data/views (geometric views, no mixup) instead of the plain images
-    seed: int = P.field(P.integer(min=0))
-
-    def problems(self):
-        if self.warmup_epochs >= self.epochs:
-            yield "warmup_epochs", f"must be < teacher.epochs ({self.epochs}), got {self.warmup_epochs}"
-
-
 def main():
     cfg = P.section("teacher", TeacherConfig)
-    from distill import data, files, models, training, views
+    from distill import data
+    from distill.core import files
+    from distill.data import views
+    from distill.training import loop, models, provenance
 
-    training.set_determinism(cfg.seed)
+    loop.set_determinism(cfg.seed)
     mnist = data.load()
     x, y = data.images(mnist["x_train"]), mnist["y_train"]
     x_val, y_val = data.images(mnist["x_val"]), mnist["y_val"]
     x_test, y_test = data.images(mnist["x_test"]), mnist["y_test"]
 
-    model = training.compile_teacher(models.teacher(), len(x), cfg)
+    model = loop.compile_teacher(models.teacher(), len(x), cfg)
     print(f"{NAME}: {model.count_params():,} params, {len(x)} training images"
           f"{' (augmented views)' if cfg.augment else ''}, {cfg.epochs} epochs")
-    callbacks = [training.Progress(NAME, cfg.epochs)] + training.live_callbacks(paths.live(NAME))
+    callbacks = [loop.Progress(NAME, cfg.epochs)] + loop.live_callbacks(paths.live(NAME))
     start = time.time()
     if cfg.augment:
         cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, y)
-        batches = training.Batches.of_views(cached, lambda k, i: y[i], cfg.batch_size, seed=cfg.seed, mix=False)
+        batches = loop.Batches.of_views(cached, lambda k, i: y[i], cfg.batch_size, seed=cfg.seed, mix=False)
         model.fit(batches, epochs=cfg.epochs, verbose=0, validation_data=(x_val, y_val), callbacks=callbacks)
     else:
         model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0, validation_data=(x_val, y_val),
@@ -60,6 +47,8 @@ def main():
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)  # once, on the final model
 
     files.save_model(model, paths.TEACHER_MODEL)
+    provenance.write(paths.TEACHER_MODEL, provenance.record(paths.TEACHER_MODEL, NAME, cfg.augment, cfg.seed,
+                                                            dataclasses.asdict(cfg)))
     record = {
         "accuracy": round(float(accuracy), 6),
         "loss": round(float(loss), 6),
@@ -80,4 +69,4 @@ def main():
 
 
 if __name__ == "__main__":
-    distill.run(main)
+    run(main)

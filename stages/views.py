@@ -6,28 +6,20 @@ standalone students train on them with the teacher's logits for exactly the view
 stage's cost (seconds, bytes) goes to metrics/timing/views.json.
 """
 import time
-from dataclasses import dataclass
 
-import distill
-from distill import params as P
-from distill import paths
-
-
-@dataclass(frozen=True)
-class ViewsConfig:
-    count: int = P.field(P.integer(min=1, max=64))  # K views per training image
-    shift: float = P.field(P.number(min=0, max=14))  # pixels, along each axis
-    rotation: float = P.field(P.number(min=0, max=180))  # degrees
-    scale: float = P.field(P.number(min=0, max=0.9))  # relative: factor within 1 +- scale
-    mixup: float = P.field(P.number(min=0))  # Beta(mixup, mixup) blend with another image's view; 0: off
-    seed: int = P.field(P.integer(min=0))
+from distill.core import params as P
+from distill.core import paths
+from distill.core.stage import run
+from distill.data.config import ViewsConfig
 
 
 def main():
     cfg = P.section("views", ViewsConfig)
     import numpy as np
 
-    from distill import data, files, views
+    from distill import data
+    from distill.core import files
+    from distill.data import views
 
     x = data.load()["x_train"]
     start = time.time()
@@ -43,4 +35,4 @@ def main():
 
 
 if __name__ == "__main__":
-    distill.run(main)
+    run(main)

@@ -4,7 +4,7 @@ import zlib
 import numpy as np
 import pytest
 
-from distill import codec
+from distill.compression import codec
 
 
 def _shared(rng, shape, keep, bits):

@@ -4,9 +4,11 @@ import pytest
 from conftest import default_params, digit_images
 from test_training import train_config
 
-from distill import compression as C
-from distill import data, evaluation, losses, models, params, students, training
-from distill.config import CompressConfig
+from distill import data
+from distill.compression import tflite as C
+from distill.compression.config import CompressConfig
+from distill.core import params
+from distill.training import evaluation, loop, losses, models, students
 
 COMPRESS = params.section("compress", CompressConfig, params=default_params())
 KD = losses.get("kd", train_config(temperature=2.0, alpha=0.5))
@@ -24,7 +26,7 @@ def _digits(n, seed):
 
 
 def _trained(arch, widths):
-    training.set_determinism(0)
+    loop.set_determinism(0)
     x, y = _digits(1500, 0)
     targets = losses.pack_targets(y, np.eye(10)[y] * 8.0)
     model = models.student(arch, widths)
@@ -57,7 +59,7 @@ def test_pruning_reaches_and_keeps_the_sparsity(trained_cnn):
 
     model, (x, targets) = trained_cnn
     model = _copy(model)
-    batches = training.Batches(x, targets, 64)
+    batches = loop.Batches(x, targets, 64)
     pruner = C.MagnitudePruning(0.6, total_steps=3 * len(batches), ramp=0.5)
     seen = []
 
@@ -122,7 +124,7 @@ def test_int8_accuracy_within_a_point_of_float(trained_mlp):
 
 
 def test_head_ships_with_the_teachers_conv_layers():
-    training.set_determinism(0)
+    loop.set_determinism(0)
     teacher = models.teacher()
     head = models.student("head", (6,))
     full = C.deployable("head", head, teacher)
@@ -135,7 +137,7 @@ def test_head_ships_with_the_teachers_conv_layers():
 
 
 def test_a_tflite_file_has_the_same_bytes_for_the_same_weights(trained_cnn, tmp_path):
-    from distill import files
+    from distill.core import files
 
     model, (x, _) = trained_cnn
     files.save_model(model, tmp_path / "m.keras")
@@ -162,9 +164,9 @@ def test_prune_fine_tunes_on_ready_batches_as_on_the_arrays_they_hold(trained_ml
     a, b = _copy(model), _copy(model)
     for twin in (a, b):
         twin.compile(loss=KD)
-    training.set_determinism(0)
+    loop.set_determinism(0)
     C.prune(a, (x[:256], targets[:256], None), 0.5, 1, 0.001, 64, seed=3)
-    training.set_determinism(0)
-    C.prune(b, training.Batches(x[:256], targets[:256], 64, seed=3), 0.5, 1, 0.001, 64, seed=3)
+    loop.set_determinism(0)
+    C.prune(b, loop.Batches(x[:256], targets[:256], 64, seed=3), 0.5, 1, 0.001, 64, seed=3)
     assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
     assert C.sparsity(b) == pytest.approx(0.5, abs=0.01)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from conftest import NAMES, default_params, files_under, idx_bytes, make_dataset, run_stage
 
-from distill import data, files, paths
+from distill import data
+from distill.core import files, paths
 from distill.data import DataError
 
 # --- IDX parsing -----------------------------------------------------------------------------------

@@ -8,13 +8,19 @@
 - The files dvc.yaml names are the ones distill/paths.py names.
 """
 import ast
+import os
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
-from distill import config, data, names, paths, recipe
+from distill import data
+from distill.compression import config as recipe
+from distill.core import names, paths
+from distill.results.config import TUNING
+from distill.training import provenance
 
 PROJECT_DIRS = ("distill", "stages")
 
@@ -105,15 +111,47 @@ def test_every_stage_is_checked():
     assert any("@" in s for s in STAGES)  # matrix points are expanded
 
 
-@pytest.mark.parametrize("stage", sorted(STAGES))
-def test_stage_deps_list_exactly_the_modules_it_runs(stage):
-    cmd, deps, _ = STAGES[stage]
-    module, _ = _command(cmd)
-    ran = runs(module)
-    listed = {d for d in deps if d.endswith(".py")}
-    missing, extra = sorted(ran - listed), sorted(listed - ran)
-    assert not missing, f"stage {stage}: runs {', '.join(missing)}, missing from its deps in dvc.yaml"
-    assert not extra, f"stage {stage}: lists {', '.join(extra)} in its deps, but never runs it"
+def code_deps(module):
+    """The code deps of a stage that runs `python -m module`: every distill/ subpackage it runs as its
+    folder, any other project module it runs (its script, distill/__init__.py) as its file."""
+    out = set()
+    for f in runs(module):
+        parts = Path(f).parts
+        out.add("/".join(parts[:2]) if parts[0] == "distill" and len(parts) > 2 else f)
+    return out
+
+
+def _both_pipelines():
+    """{pipeline:stage: (cmd, deps relative to the root)} for dvc.yaml and study/dvc.yaml."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        out = {}
+        for s in repo.index.stages:
+            wdir = Path(s.dvcfile.path).resolve().parent.relative_to(ROOT)
+            out[f"{wdir / 'dvc.yaml'}:{s.addressing.split(':')[-1]}"] = (
+                s.cmd, [os.path.normpath(wdir / d.def_path) for d in s.deps if not isinstance(d, ParamsDependency)])
+        return out
+
+
+BOTH = _both_pipelines()
+
+
+def test_both_pipelines_are_checked():
+    assert {k.split(":")[0] for k in BOTH} == {"dvc.yaml", "study/dvc.yaml"}
+
+
+@pytest.mark.parametrize("stage", sorted(BOTH))
+def test_stage_deps_list_exactly_the_code_it_runs(stage):
+    """A subpackage is the unit a stage lists: an edit anywhere in it reruns the stage."""
+    cmd, deps = BOTH[stage]
+    module = next(w for w in shlex.split(cmd) if w.startswith("stages."))
+    listed = {d for d in deps if d.split("/")[0] in PROJECT_DIRS}
+    expected = code_deps(module)
+    missing, extra = sorted(expected - listed), sorted(listed - expected)
+    assert not missing, f"{stage}: runs {', '.join(missing)}, missing from its deps"
+    assert not extra, f"{stage}: lists {', '.join(extra)} in its deps, but never runs it"
 
 
 @pytest.mark.parametrize("pipeline", ["dvc.yaml", "study/dvc.yaml"])
@@ -146,10 +184,10 @@ def test_the_teacher_goes_through_deep_compress_only_when_listed(tmp_path, pipel
                 deps = {os.path.normpath(folder / d.def_path) for d in stage.deps
                         if not isinstance(d, ParamsDependency)}
                 module = next(w for w in shlex.split(stage.cmd) if w.startswith("stages."))
-                assert {d for d in deps if d.endswith(".py")} == runs(module), stage.addressing
+                assert {d for d in deps if d.split("/")[0] in PROJECT_DIRS} == code_deps(module), stage.addressing
                 data_dir = os.path.normpath(folder / paths.DATA)
                 assert {os.path.join(data_dir, os.path.relpath(p, paths.DATA)) for p in
-                        (paths.TEACHER_MODEL, paths.TEACHER_FULL_RECORD, paths.VIEWS)} <= deps
+                        (paths.TEACHER_MODEL, provenance.path(paths.TEACHER_MODEL), paths.VIEWS)} <= deps
 
 
 def test_no_stage_imports_another_stage():
@@ -159,12 +197,14 @@ def test_no_stage_imports_another_stage():
                             "move what they share to distill/")
 
 
-def test_closure_follows_function_level_and_relative_imports():
-    # compress imports distill's modules inside main(); they import each other relatively
+def test_closure_follows_function_level_imports_and_packages():
+    # compress imports distill's modules inside main(); `from distill.training import loop` runs
+    # distill/training/__init__.py too
     ran = runs("stages.compress")
-    assert {"distill/__init__.py", "distill/compression.py", "distill/training.py", "distill/data.py",
-            "distill/losses.py", "distill/names.py"} <= ran
+    assert {"distill/__init__.py", "distill/compression/tflite.py", "distill/training/__init__.py",
+            "distill/training/loop.py", "distill/data/__init__.py", "distill/core/names.py"} <= ran
     assert "stages/student.py" not in ran
+    assert code_deps("stages.fetch") == {"stages/fetch.py", "distill/__init__.py", "distill/core", "distill/data"}
 
 
 def _expected_outs(stage, module, args):
@@ -173,20 +213,20 @@ def _expected_outs(stage, module, args):
     if module == "stages.fetch":
         return {paths.MNIST}
     if module == "stages.views":
-        return {paths.VIEWS, paths.timing("views")}
+        return {paths.VIEWS}
     if module == "stages.teacher":
         t = names.TEACHER
-        return {paths.TEACHER_MODEL, paths.TEACHER_FULL_RECORD, paths.live(t), paths.TEACHER_RECORD, paths.timing(t)}
+        return {paths.TEACHER_MODEL, provenance.path(paths.TEACHER_MODEL), paths.TEACHER_FULL_RECORD, paths.live(t),
+                paths.TEACHER_RECORD}
     if module == "stages.teacher_outputs":
         return {paths.teacher_outputs(s, k) for s in data.SPLITS for k in paths.OUTPUT_KINDS} | {paths.VIEW_LOGITS}
     if module == "stages.student":
         h = paths.HEADLINE
-        return {paths.student_dir(h), paths.STUDENT_PREDICTIONS, paths.live(h), paths.STUDENT_RECORD,
-                paths.timing(h)}
+        return {paths.student_dir(h), paths.STUDENT_PREDICTIONS, paths.live(h), paths.STUDENT_RECORD}
     if module == "stages.sweep":
         arch, hidden, loss = args
         name = names.StudentSpec(arch, names.parse_widths(hidden), loss).name
-        return {paths.student_dir(name), paths.sweep_record(name), paths.timing(name), paths.live(name)}
+        return {paths.student_dir(name), paths.sweep_record(name), paths.live(name)}
     if module == "stages.teacher_tflite":
         return {paths.tflite(names.TEACHER, k) for k in kinds} | {paths.compress_full_record(names.TEACHER),
                                                                    paths.compress_record(names.TEACHER)}
@@ -195,7 +235,7 @@ def _expected_outs(stage, module, args):
         return {paths.tflite(name, k) for k in kinds} | {paths.compress_full_record(name), paths.compress_record(name)}
     if module == "stages.deep_compress":
         (name,) = args
-        return {recipe.deep_dir(name), recipe.deep_record(name), paths.timing(f"deep_compress-{name}")}
+        return {recipe.deep_dir(name), recipe.deep_record(name)}
     if module == "stages.evaluate":
         return {paths.SUMMARY, paths.REPORT, paths.PLOTS}
     raise AssertionError(f"stage {stage}: {module} is not known to this test; add what it writes")
@@ -212,9 +252,9 @@ def test_every_data_dep_is_another_stages_output():
     produced = {o for _, _, outs in STAGES.values() for o in outs}
     for stage, (_, deps, _) in STAGES.items():
         for d in deps:
-            if d == config.TUNING:  # committed to git by bench/tune.py, not written by a stage
+            if d == TUNING:  # committed to git by bench/tune.py, not written by a stage
                 assert (ROOT / d).is_file(), f"stage {stage}: depends on {d}, which is not committed"
-            elif not d.endswith(".py"):  # a file some stage writes, or a folder of such files
+            elif d.split("/")[0] not in PROJECT_DIRS:  # a file some stage writes, or a folder of such files
                 assert d in produced or any(o.startswith(d + "/") for o in produced), \
                     f"stage {stage}: depends on {d}, which no stage writes"
 
@@ -248,7 +288,7 @@ def _runs_tensorflow(files):
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_a_stage_that_runs_tensorflow_lists_the_thread_count_that_decides_its_bytes(stage):
-    from distill import runtime
+    from distill.core import runtime
 
     module, _ = _command(STAGES[stage][0])
     listed = runtime.SECTION in _params()[stage]

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 
-from distill import evaluation as E
-from distill import files, models, paths
-from distill.config import TrainConfig
-from distill.files import InputError
-from distill.names import StudentSpec
+from distill.core import files, paths
+from distill.core.files import InputError
+from distill.core.names import StudentSpec
+from distill.training import evaluation as E
+from distill.training import models
+from distill.training.config import TrainConfig
 
 
 def test_head_student_counts_the_teachers_conv_layers():
@@ -31,7 +32,7 @@ def test_predictions_round_trip(tmp_path):
 
 
 def test_student_record_over_seeds():
-    from distill.students import Trained
+    from distill.training.students import Trained
 
     spec = StudentSpec("cnn", (2, 4), "kd")
     model = models.student(spec.arch, spec.widths)

@@ -208,7 +208,7 @@ def test_readers_invert_the_graph_once(plan):
 
 
 def test_lock_without_clock_drops_only_the_wall_clock_outputs():
-    from distill import paths
+    from distill.core import paths
 
     def out(path):
         return {"path": path, "md5": "x"}

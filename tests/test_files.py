@@ -4,8 +4,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from distill import files, models, training
-from distill.files import InputError
+from distill.core import files
+from distill.core.files import InputError
+from distill.training import loop, models
 
 
 def test_atomic_write_leaves_old_file_or_nothing(tmp_path):
@@ -19,7 +20,7 @@ def test_atomic_write_leaves_old_file_or_nothing(tmp_path):
 
 
 def test_a_keras_file_has_the_same_bytes_for_the_same_weights(tmp_path):
-    training.set_determinism(0)
+    loop.set_determinism(0)
     model = models.student("cnn", (2, 4))
     model.compile(loss="mse")
     files.save_model(model, tmp_path / "a.keras")
@@ -40,7 +41,7 @@ def test_a_keras_file_does_not_depend_on_python_object_ids(tmp_path):
 
     for name in ("a", "b"):  # as two runs of a stage: same seed, fresh objects, same names
         keras.backend.clear_session()
-        training.set_determinism(0)
+        loop.set_determinism(0)
         files.save_model(models.teacher(), tmp_path / f"{name}.keras")
     assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
     with zipfile.ZipFile(tmp_path / "a.keras") as zf:

@@ -8,7 +8,8 @@ import sys
 import pytest
 from conftest import ROOT
 
-from distill import gate, paths
+from distill import gate
+from distill.core import paths
 
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
        "GIT_COMMITTER_EMAIL": "t@t", "DVC_NO_ANALYTICS": "1"}

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from test_training import train_config
 
-from distill import losses, names
-from distill.losses import LabelAccuracy, pack_targets
+from distill.core import names
+from distill.training import losses
+from distill.training.losses import LabelAccuracy, pack_targets
 
 S = np.array([[1.0, 2.0, 0.0]], np.float32)  # student logits
 T_LOGITS = np.array([[2.0, 0.0, 0.0]])  # teacher logits
@@ -85,7 +86,8 @@ def test_every_loss_name_has_one_class_and_unknown_names_are_refused():
 
 
 def test_losses_survive_a_save_and_load(tmp_path):
-    from distill import files, models
+    from distill.core import files
+    from distill.training import models
 
     model = models.student("mlp", (4,))
     model.compile(loss=loss("kd", temperature=3.0, alpha=0.25))

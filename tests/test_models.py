@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from distill import models
+from distill.training import models
 
 
 def test_teacher_is_the_seed_network():

@@ -1,7 +1,7 @@
 import pytest
 
-from distill import names
-from distill.names import StudentSpec
+from distill.core import names
+from distill.core.names import StudentSpec
 
 
 @pytest.mark.parametrize("value, widths", [(6, (6,)), ([8, 16], (8, 16)), ("8-16-32", (8, 16, 32)), ("4", (4,))])
@@ -44,7 +44,7 @@ def test_names_are_distinct_and_constants_match():
 
 
 def test_headline_keeps_the_shared_keys_a_record_has_in_their_order():
-    from distill import names
+    from distill.core import names
 
     record = {"name": "x", "params": 10, "per_seed": [], "val_accuracy": 0.9, "accuracy": 0.95, "accuracy_std": None}
     assert list(names.headline(record).items()) == [("accuracy", 0.95), ("accuracy_std", None),
@@ -52,7 +52,7 @@ def test_headline_keeps_the_shared_keys_a_record_has_in_their_order():
 
 
 def test_a_study_run_is_its_student_and_its_schedule():
-    from distill import recipe
+    from distill.compression import config as recipe
 
     assert names.scheduled("sep-8-24-2-kd", 36) == "sep-8-24-2-kd-e36"
     assert names.split_schedule("sep-8-24-2-kd-e36") == ("sep-8-24-2-kd", 36)

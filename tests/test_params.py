@@ -4,9 +4,9 @@ import pytest
 import yaml
 from conftest import default_params, files_under, run_stage
 
-from distill import names
-from distill import params as P
-from distill.params import ParamsError
+from distill.core import names
+from distill.core import params as P
+from distill.core.params import ParamsError
 
 SCHEMA = {
     "epochs": P.integer(min=1),
@@ -88,7 +88,8 @@ def test_missing_or_malformed_file(tmp_path):
 def test_default_params_pass_every_stage_config():
     import importlib
 
-    from distill import config
+    from distill.compression.config import CompressConfig
+    from distill.training.config import sweep_spec
 
     params = default_params()
     for stage, section, spec in [("fetch", "fetch", "FetchConfig"), ("teacher", "teacher", "TeacherConfig"),
@@ -96,10 +97,10 @@ def test_default_params_pass_every_stage_config():
                                  ("student", "student", "StudentConfig"), ("evaluate", "evaluate", "EvaluateConfig")]:
         cfg = P.section(section, getattr(importlib.import_module(f"stages.{stage}"), spec), params=params)
         assert type(cfg).__name__ == spec
-    sweep = P.section("sweep", config.sweep_spec(), params=params)
+    sweep = P.section("sweep", sweep_spec(), params=params)
     assert set(sweep.families) == {names.HEAD, names.MLP} and len(sweep.specs()) == 6 * 3 + 2
-    assert 0 < P.section("compress", config.CompressConfig, params=params).sparsity < 1
-    from distill.recipe import DeepCompressConfig
+    assert 0 < P.section("compress", CompressConfig, params=params).sparsity < 1
+    from distill.compression.config import DeepCompressConfig
 
     deep = P.section("deep_compress", DeepCompressConfig, params=params)
     # the teacher's .dcz is the study's
@@ -110,7 +111,7 @@ def test_default_params_pass_every_stage_config():
 
 
 def test_a_config_is_a_frozen_dataclass_of_checked_values():
-    from stages.student import StudentConfig
+    from distill.training.config import StudentConfig
 
     cfg = P.section("student", StudentConfig, params=default_params())
     assert cfg.spec == names.StudentSpec("head", (6,), "kd") and cfg.spec.name == "head-6-kd"

@@ -21,7 +21,8 @@ import yaml
 from conftest import ROOT, make_dataset
 
 from distill import fanout as fan
-from distill import names, paths, recipe
+from distill.compression import config as recipe
+from distill.core import names, paths
 
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
 COPY = ["dvc.yaml", "params.yaml", "stages", "distill", ".dvcignore", ".gitignore", "bench/tuning.json"]

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from test_report import TEACHER_TFLITE, compressed, deep_record, rec
 
-from distill import plots
-from distill import report as R
+from distill.results import plots
+from distill.results import report as R
 
 
 def test_plots_are_png(tmp_path):
@@ -26,7 +26,7 @@ def test_training_curves_from_dvclive_tables(tmp_path):
 
 
 def test_missing_or_damaged_curves_name_the_file(tmp_path):
-    from distill.files import InputError
+    from distill.core.files import InputError
 
     with pytest.raises(InputError, match="plots/metrics: not found"):
         plots.read_live(tmp_path / "nowhere")

@@ -7,8 +7,8 @@ import sys
 import pytest
 from conftest import ROOT
 
-from distill import runtime
-from distill.params import ParamsError
+from distill.core import runtime
+from distill.core.params import ParamsError
 
 PROBE = '''
 import os, sys

@@ -3,15 +3,16 @@ import numpy as np
 import pytest
 from test_compression import KD, _copy, _trained
 
-from distill import codec, compression, evaluation, losses, models, sharing, training
-from distill.recipe import CONV, DENSE, OUTPUT
+from distill.compression import codec, sharing, tflite
+from distill.compression.config import CONV, DENSE, OUTPUT
+from distill.training import evaluation, loop, losses, models
 
 
 @pytest.fixture(scope="module")
 def trained():
     """A small MLP trained on synthetic digits, then pruned in one shot to 60% zeros."""
     model, (x, targets) = _trained("mlp", (32,))
-    compression.prune(model, (x, targets, None), 0.6, epochs=0, learning_rate=0.002, batch_size=64)
+    tflite.prune(model, (x, targets, None), 0.6, epochs=0, learning_rate=0.002, batch_size=64)
     return model, (x, targets)
 
 
@@ -41,15 +42,15 @@ def test_sharing_and_finetuning_keep_zeros_and_codebook_size(trained):
     model = _copy(trained[0])
     model.compile(loss=KD)
     x, targets = trained[1]
-    zeros_before = [np.asarray(k) == 0 for k in compression.prunable(model)]
-    before = evaluation.accuracy(training.predict(model, x), targets[:, :10].argmax(1))
+    zeros_before = [np.asarray(k) == 0 for k in tflite.prunable(model)]
+    before = evaluation.accuracy(loop.predict(model, x), targets[:, :10].argmax(1))
     shared = sharing.share(model, [3, 2])
-    sharing.finetune(model, shared, training.Batches(x, targets, 64), KD, 2, 0.002, losses.LabelAccuracy())
-    for kernel, zeros, bits in zip(compression.prunable(model), zeros_before, [3, 2]):
+    sharing.finetune(model, shared, loop.Batches(x, targets, 64), KD, 2, 0.002, losses.LabelAccuracy())
+    for kernel, zeros, bits in zip(tflite.prunable(model), zeros_before, [3, 2]):
         w = np.asarray(kernel)
         assert ((w == 0) == zeros).all()  # pruned weights stay pruned, kept ones stay nonzero
         assert len(np.unique(w[w != 0])) <= 2 ** bits
-    after = evaluation.accuracy(training.predict(model, x), targets[:, :10].argmax(1))
+    after = evaluation.accuracy(loop.predict(model, x), targets[:, :10].argmax(1))
     assert after > before - 0.05 and after > 0.5  # 8 and 4 values per layer still classify
 
 
@@ -63,13 +64,13 @@ def test_network_round_trips_bit_for_bit_through_a_file(trained):
     for a, b in zip(model.get_weights(), decoded.get_weights()):
         assert np.array_equal(a, b)
     x = trained[1][0][:200]
-    assert np.array_equal(training.predict(model, x), training.predict(decoded, x))
+    assert np.array_equal(loop.predict(model, x), loop.predict(decoded, x))
     assert len(blob) < sum(w.size for w in model.get_weights()) * 0.6  # well under a byte per weight
 
 
 def test_cnn_with_batchnorm_and_the_teacher_build_and_decode():
     cnn = models.student("cnn", (4, 8))
-    compression.prune(cnn, None, 0.5, epochs=0, learning_rate=0.001, batch_size=1)
+    tflite.prune(cnn, None, 0.5, epochs=0, learning_rate=0.001, batch_size=1)
     shared = sharing.share(cnn, [3, 3, 3])
     sharing.round_floats(cnn, shared, "float32")
     decoded = sharing.decode(sharing.encode(cnn, shared, "cnn-4-8", "float32"))

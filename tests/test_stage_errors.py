@@ -5,7 +5,7 @@ from conftest import default_params, files_under, run_stage
 from test_params import _stage_error
 from test_students import _project
 
-from distill import files, paths
+from distill.core import files, paths
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_evaluate_with_missing_and_damaged_records(project):
 
 
 def test_compress_with_a_damaged_teacher_file(project):
-    from distill import models
+    from distill.training import models
 
     files.save_model(models.student("cnn", (2, 4)), project / paths.student_model("student", 0))
     (project / paths.COMPRESSED).mkdir(parents=True)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from distill import stats
+from distill.results import stats
 
 
 def _pairs(b, c, same=50):

@@ -2,12 +2,13 @@ import numpy as np
 import pytest
 from test_training import train_config
 
-from distill import files, losses, models, paths, students, training
-from distill.names import StudentSpec
+from distill.core import files, paths
+from distill.core.names import StudentSpec
+from distill.training import loop, losses, models, provenance, students
 
 
 def _fit(seed):
-    training.set_determinism(seed)
+    loop.set_determinism(seed)
     rng = np.random.default_rng(0)
     x = rng.random((64, 28, 28, 1), dtype=np.float32)
     y = losses.pack_targets(rng.integers(0, 10, 64), rng.normal(size=(64, 10)))
@@ -26,7 +27,7 @@ def test_same_seed_same_weights():
 @pytest.mark.parametrize("arch, widths", [("head", (4,)), ("mlp", (8,)), ("cnn", (2, 4))])
 @pytest.mark.parametrize("loss", ["mse", "kd", "hard"])
 def test_every_family_trains_a_step_with_every_loss(arch, widths, loss):
-    training.set_determinism(0)
+    loop.set_determinism(0)
     rng = np.random.default_rng(0)
     n = 32
     x = rng.random((n, 9216) if arch == "head" else (n, 28, 28, 1), dtype=np.float32)
@@ -87,7 +88,8 @@ def test_save_writes_a_model_per_seed_and_the_test_predictions(tmp_path, monkeyp
     (tmp_path / paths.student_dir(spec.name)).mkdir(parents=True)
     (tmp_path / paths.student_model(spec.name, 9)).write_text("stale: an earlier run's seed")
     runs = students.train_student(spec, train_config(batch_size=8, seeds=[0, 3]))
-    size = students.save(spec.name, runs)
+    train = train_config(batch_size=8, seeds=[0, 3])
+    size = students.save(spec.name, spec.arch, runs, train)
     assert paths.student_seeds(spec.name) == [0, 3]  # the stale seed-9 is gone
     assert size == (tmp_path / paths.student_model(spec.name, 0)).stat().st_size
     pred = np.load(tmp_path / paths.test_predictions(spec.name), allow_pickle=False)
@@ -109,18 +111,32 @@ def test_train_and_record_keeps_the_full_record_beside_the_models_and_the_headli
     assert full["per_seed"][1]["seed"] == 3 and full["augment"] is False and [r.seed for r in runs] == [0, 3]
     headline = json.loads((tmp_path / "metrics/sweep/x.json").read_text())
     assert headline == {k: record[k] for k in ("accuracy", "accuracy_std", "val_accuracy", "params")}
-    assert json.loads((tmp_path / paths.student_train(spec.name)).read_text()) == train.as_dict()
-    assert students.trained_augmented(spec.name) is False
+    for seed in (0, 3):
+        found = provenance.read(paths.student_model(spec.name, seed))
+        assert found == {"model": f"seed-{seed}.keras", "arch": "mlp", "trained_on": provenance.IMAGES, "seed": seed,
+                         "recipe": {**train.as_dict(), "seeds": [seed]}}
+    assert students.trained_on_views(spec.name) is False
     assert set(json.loads((tmp_path / paths.timing(spec.name)).read_text())["per_seed"]) == {"0", "3"}
 
 
-def test_trained_augmented_refuses_a_folder_without_its_settings(tmp_path, monkeypatch):
+def test_provenance_is_read_checked_and_seeds_must_agree(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(files.InputError, match=r"data/students/cnn-2-4-kd/train.json: not found"):
-        students.trained_augmented("cnn-2-4-kd")
-    files.write_json(tmp_path / paths.student_train("cnn-2-4-kd"), {"epochs": 1})
-    with pytest.raises(files.InputError, match=r"train.json: no 'augment' true or false; rerun"):
-        students.trained_augmented("cnn-2-4-kd")
+    with pytest.raises(files.InputError, match=r"data/students/cnn-2-4-kd: no trained student"):
+        students.trained_on_views("cnn-2-4-kd")
+    models = [paths.student_model("cnn-2-4-kd", seed) for seed in (0, 1)]
+    for seed, model in enumerate(models):
+        (tmp_path / model).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / model).write_bytes(b"")
+        provenance.write(model, provenance.record(model, "cnn", True, seed, {}))
+    assert students.trained_on_views("cnn-2-4-kd") is True
+    provenance.write(models[1], provenance.record(models[1], "cnn", False, 1, {}))
+    with pytest.raises(files.InputError, match=r"the models disagree on 'trained_on'"):
+        students.trained_on_views("cnn-2-4-kd")
+    files.write_json(provenance.path(models[1]), {"model": "seed-1.keras", "arch": "cnn", "seed": 1, "recipe": {}})
+    with pytest.raises(files.InputError, match=r"seed-1.provenance.json: not a record of this pipeline"):
+        students.trained_on_views("cnn-2-4-kd")
+    assert provenance.path("data/teacher.keras") == "data/teacher.provenance.json"
+
 
 
 def test_row_count_mismatch_names_the_files(tmp_path, monkeypatch):
@@ -141,7 +157,7 @@ def test_outputs_of_another_teacher_are_refused(tmp_path, monkeypatch):
 
 def _views(tmp_path, n_train=40, count=3, logits_shape=None):
     """data/views/ and the teacher's logits on them, as the views and teacher_outputs stages write them."""
-    from distill import views
+    from distill.data import views
 
     x = np.load(tmp_path / paths.MNIST)["x_train"][:n_train]
     images, partner, lam = views.make(x, count, 2.0, 10.0, 0.1, 0.0, seed=0, log=False)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from distill import models, training
-from distill.config import TrainConfig
+from distill.training import loop, models
+from distill.training.config import TrainConfig
 
 
 def train_config(**over):
@@ -17,47 +17,47 @@ def test_batches_cover_each_row_once_in_a_seeded_order(tmp_path):
     x.flush()
     x = np.load(tmp_path / "x.npy", mmap_mode="r")
     y = np.arange(10)
-    b = training.Batches(x, y, batch_size=4, seed=1)
+    b = loop.Batches(x, y, batch_size=4, seed=1)
     assert len(b) == 3
     epoch1 = [b[i] for i in range(len(b))]
     assert sorted(np.concatenate([yb for _, yb in epoch1]).tolist()) == list(range(10))
     xb, yb = epoch1[0]
     assert xb.dtype == np.float16 and np.array_equal(xb[:, 0], yb * 3)  # rows paired with labels, no copy to float32
-    again = training.Batches(x, y, batch_size=4, seed=1)
+    again = loop.Batches(x, y, batch_size=4, seed=1)
     assert all(np.array_equal(a[1], c[1]) for a, c in zip(epoch1, [again[i] for i in range(3)]))
     b.on_epoch_end()
     assert np.concatenate([b[i][1] for i in range(3)]).tolist() != np.concatenate([yb for _, yb in epoch1]).tolist()
 
 
 def test_learning_rate_schedules():
-    assert training.learning_rate(0.1, "constant", 100) == 0.1
-    cos = training.learning_rate(0.1, "cosine", 100)
+    assert loop.learning_rate(0.1, "constant", 100) == 0.1
+    cos = loop.learning_rate(0.1, "cosine", 100)
     assert float(cos(0)) == pytest.approx(0.1) and float(cos(50)) == pytest.approx(0.05, abs=1e-6)
     assert float(cos(100)) == pytest.approx(0.0, abs=1e-7)
-    warm = training.learning_rate(0.1, "constant", 100, warmup_steps=10)
+    warm = loop.learning_rate(0.1, "constant", 100, warmup_steps=10)
     assert float(warm(5)) == pytest.approx(0.05) and float(warm(10)) == pytest.approx(0.1)
     assert float(warm(90)) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="unknown schedule 'step'"):
-        training.learning_rate(0.1, "step", 100)
+        loop.learning_rate(0.1, "step", 100)
 
 
 def test_every_optimizer_name_builds_its_optimizer():
-    from distill import names
+    from distill.core import names
 
-    assert tuple(training.OPTIMIZERS) == names.OPTIMIZERS
-    built = {name: type(training.optimizer(name, 0.01)).__name__ for name in names.OPTIMIZERS}
+    assert tuple(loop.OPTIMIZERS) == names.OPTIMIZERS
+    built = {name: type(loop.optimizer(name, 0.01)).__name__ for name in names.OPTIMIZERS}
     assert built == {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adadelta": "Adadelta"}
-    assert training.optimizer("sgd", 0.1).nesterov and training.optimizer("adam", 0.1, 0.01).weight_decay == 0.01
+    assert loop.optimizer("sgd", 0.1).nesterov and loop.optimizer("adam", 0.1, 0.01).weight_decay == 0.01
     with pytest.raises(ValueError, match="unknown optimizer 'lamb'"):
-        training.optimizer("lamb", 0.1)
+        loop.optimizer("lamb", 0.1)
 
 
 def test_teacher_outputs_are_inference_mode_and_byte_identical(tmp_path):
-    training.set_determinism(0)
+    loop.set_determinism(0)
     teacher = models.teacher()
     x = np.random.default_rng(0).random((30, 28, 28, 1), dtype=np.float32)
     for prefix in ("a", "b"):
-        training.dump_teacher_outputs(teacher, x, tmp_path / f"{prefix}_logits.npy",
+        loop.dump_teacher_outputs(teacher, x, tmp_path / f"{prefix}_logits.npy",
                                       tmp_path / f"{prefix}_features.npy", batch_size=8)
     for kind in ("logits", "features"):
         assert (tmp_path / f"a_{kind}.npy").read_bytes() == (tmp_path / f"b_{kind}.npy").read_bytes()
@@ -73,7 +73,7 @@ def test_teacher_outputs_are_inference_mode_and_byte_identical(tmp_path):
 
 
 def test_view_batches_show_each_image_once_per_epoch_at_a_seeded_view():
-    from distill import views
+    from distill.data import views
 
     n, k = 10, 3
     v = np.zeros((k, n, 28, 28), np.uint8)
@@ -82,7 +82,7 @@ def test_view_batches_show_each_image_once_per_epoch_at_a_seeded_view():
         v[view, :, 0, 1] = np.arange(n)  # pixel (0, 1) says which image
     cached = views.Views(v, np.zeros((0, n), np.int32), np.zeros((0, n), np.float32), np.arange(n) % 10)
     seen = []
-    b = training.Batches.of_views(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
+    b = loop.Batches.of_views(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
     assert len(b) == 3
     for _ in range(2):
         rows = [b[i] for i in range(len(b))]
@@ -95,13 +95,13 @@ def test_view_batches_show_each_image_once_per_epoch_at_a_seeded_view():
         seen.append(y)
         b.on_epoch_end()
     assert not np.array_equal(seen[0], seen[1])
-    again = training.Batches.of_views(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
+    again = loop.Batches.of_views(cached, lambda kk, ii: np.stack([kk, ii], axis=1), batch_size=4, seed=3)
     np.testing.assert_array_equal(np.concatenate([again[i][1] for i in range(3)]), seen[0])
     assert set(np.concatenate(seen)[:, 0]) == {0, 1, 2}
 
 
 class OldBatches:
-    """training.Batches and training.ViewBatches as they were before they became one class: the
+    """loop.Batches and training.ViewBatches as they were before they became one class: the
     reference the merged class must match batch for batch (same batches, same trained weights)."""
 
     def __init__(self, x, y, batch_size, seed=0, shuffle=True, transform=None):
@@ -160,14 +160,14 @@ def test_batches_over_arrays_match_the_old_class_bit_for_bit(tmp_path, shuffle, 
     np.save(tmp_path / "x.npy", rng.integers(0, 255, (23, 28, 28), dtype=np.uint8))
     x = np.load(tmp_path / "x.npy", mmap_mode="r")
     y = rng.normal(size=(23, 20)).astype(np.float32)
-    _same_batches(training.Batches(x, y, 5, seed=4, shuffle=shuffle, transform=transform),
+    _same_batches(loop.Batches(x, y, 5, seed=4, shuffle=shuffle, transform=transform),
                   OldBatches(x, y, 5, seed=4, shuffle=shuffle, transform=transform))
 
 
 @pytest.mark.parametrize("mixup", [False, True])
 @pytest.mark.parametrize("mix", [False, True])
 def test_batches_over_views_match_the_old_class_bit_for_bit(mixup, mix):
-    from distill import views
+    from distill.data import views
 
     rng = np.random.default_rng(8)
     n, k = 23, 3
@@ -180,5 +180,5 @@ def test_batches_over_views_match_the_old_class_bit_for_bit(mixup, mix):
     def targets(kk, ii):
         return np.concatenate([cached.label_weights(kk, ii), logits[kk, ii]], axis=1)
 
-    _same_batches(training.Batches.of_views(cached, targets, 5, seed=2, mix=mix),
+    _same_batches(loop.Batches.of_views(cached, targets, 5, seed=2, mix=mix),
                   OldViewBatches(cached, targets, 5, seed=2, mix=mix))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from distill import files, views
+from distill.core import files
+from distill.data import views
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (6, 28, 28), dtype=np.uint8)

@@ -1,0 +1,110 @@
+"""Every file the pipeline reads or writes, relative to the project's root, defined once.
+
+dvc.yaml spells the same paths for DVC; tests/test_dvc_yaml.py checks that the two agree.
+"""
+from distill.core.names import FLOAT32
+
+DATA, METRICS = "data", "metrics"
+
+MNIST = f"{DATA}/mnist.npz"
+TEACHER_MODEL = f"{DATA}/teacher.keras"
+VIEWS = f"{DATA}/views"
+VIEW_IMAGES = f"{VIEWS}/images.npy"  # uint8 (K, n, 28, 28): K augmented views of each training image
+VIEW_MIX = f"{VIEWS}/mix.npz"  # mixup: each view's partner image and weight (both empty when off)
+TEACHER_OUTPUTS = f"{DATA}/teacher_outputs"
+VIEW_LOGITS = f"{TEACHER_OUTPUTS}/views_logits.npy"  # float32 (K, n, 10): the teacher on each view
+OUTPUT_KINDS = ("logits", "features")  # what teacher_outputs caches per split
+STUDENTS = f"{DATA}/students"
+COMPRESSED = f"{DATA}/compressed"
+
+HEADLINE = "student"  # the headline student's file stem: data/students/student.keras
+# Each stage's record in two files: the whole of it beside the model (DVC-cached: TEACHER_FULL_RECORD,
+# student_full_record, compress_full_record, recipe.deep_full_record), and its names.HEADLINE_KEYS in
+# the metrics file below that dvc.yaml declares, so `dvc metrics show` lists a few columns, not hundreds.
+TEACHER_FULL_RECORD = f"{DATA}/teacher.json"
+TEACHER_RECORD = f"{METRICS}/teacher.json"
+STUDENT_RECORD = f"{METRICS}/{HEADLINE}.json"
+STUDENT_PREDICTIONS = f"{METRICS}/student_predictions.csv"
+SWEEP_RECORDS = f"{METRICS}/sweep"
+COMPRESS_RECORDS = f"{METRICS}/compress"
+TIMING = f"{METRICS}/timing"
+LIVE = f"{METRICS}/live"
+SUMMARY = f"{METRICS}/summary.json"
+REPORT = f"{METRICS}/report.md"
+PLOTS = f"{METRICS}/plots"
+
+
+def teacher_outputs(split, kind):
+    """data/teacher_outputs/<split>_<kind>.npy: kind logits (n, 10) or features (n, 9216)."""
+    return f"{TEACHER_OUTPUTS}/{split}_{kind}.npy"
+
+
+def student_dir(name):
+    """data/students/<name>/: `student` (the headline) or a grid point such as cnn-8-16-kd; one
+    seed-<seed>.keras per seed and the test predictions of every seed."""
+    return f"{STUDENTS}/{name}"
+
+
+def student_model(name, seed):
+    return seed_dir(student_dir(name), seed) + ".keras"
+
+
+def student_seeds(name):
+    """The seeds whose models data/students/<name>/ holds, in increasing order."""
+    from pathlib import Path
+
+    stems = (p.stem for p in Path(student_dir(name)).glob(f"{SEED_PREFIX}*.keras"))
+    return sorted(int(s[len(SEED_PREFIX):]) for s in stems if s[len(SEED_PREFIX):].isdigit())
+
+
+RECORD_FILE = "record.json"  # a full record's name in the folder of what it describes
+
+
+def student_full_record(name):
+    return f"{student_dir(name)}/{RECORD_FILE}"
+
+
+def test_predictions(name):
+    """data/students/<name>/test_predictions.npy: (seeds, test images) predicted classes, int8."""
+    return f"{student_dir(name)}/test_predictions.npy"
+
+
+SEED_PREFIX = "seed-"
+
+
+def seed_dir(folder, seed):
+    """<folder>/seed-<seed>: one seed's share of a multi-seed output."""
+    return f"{folder}/{SEED_PREFIX}{seed}"
+
+
+def sweep_record(name):
+    return f"{SWEEP_RECORDS}/{name}.json"
+
+
+def compress_record(name):
+    return f"{COMPRESS_RECORDS}/{name}.json"
+
+
+def compress_full_record(name):
+    """data/compressed/<name>.json: the compress (or teacher_tflite) record in full, latencies included."""
+    return f"{COMPRESSED}/{name}.json"
+
+
+def tflite(name, kind):
+    """data/compressed/<name>.tflite for float32, <name>-int8.tflite for int8."""
+    return f"{COMPRESSED}/{name}.tflite" if kind == FLOAT32 else f"{COMPRESSED}/{name}-{kind}.tflite"
+
+
+def timing(name):
+    """metrics/timing/<name>.json: wall-clock seconds of a training stage. Kept out of the records so
+    that a rerun reproducing the same model leaves everything downstream up to date."""
+    return f"{TIMING}/{name}.json"
+
+
+def live(name):
+    """metrics/live/<name>: dvclive's per-epoch curves of a training stage."""
+    return f"{LIVE}/{name}"
+
+
+def plot(name):
+    return f"{PLOTS}/{name}"

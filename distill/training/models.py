@@ -1,0 +1,152 @@
+"""The networks: the seed's teacher CNN and three student families.
+
+- `teacher`: the classic Keras MNIST CNN, exactly as in the seed (1,199,882 params).
+- `head`:    the seed's student, Dense(h) -> Dropout -> Dense(10) on the teacher's frozen conv
+             features. It cannot run without the teacher's conv layers, so its size counts them.
+- `mlp`:     standalone, raw pixels -> Dense hidden layers -> 10.
+- `cnn`:     standalone, a small CNN: per width w, Conv3x3(w) -> BatchNorm -> ReLU; 2x2 max-pooling
+             after each of the first two convs (28 -> 14 -> 7), so any further convs run on the cheap
+             7x7 maps; then global average pooling -> Dropout -> Dense(10).
+All output logits (no softmax): the losses apply their own temperature.
+"""
+import keras
+import tensorflow as tf
+from keras import layers
+
+from distill.core.names import ARCHS, CNN, HEAD, MLP, SEP, TEACHER, widths_problem
+from distill.data import NUM_CLASSES
+
+INPUT_SHAPE = (28, 28, 1)
+FEATURES_LAYER = "features"  # the teacher's flattened conv output, 9216 values after MaxPool
+CONV_LAYERS = ("conv1", "conv2")
+TRUNK = (*CONV_LAYERS, "pool", FEATURES_LAYER)  # the teacher's layers a head student runs behind
+
+
+@keras.saving.register_keras_serializable(package="distill")
+class BatchNorm(layers.BatchNormalization):
+    """Keras's BatchNormalization, trained with TensorFlow's fused kernel.
+
+    Keras 3 computes a training batch's moments and normalizes with a dozen elementwise ops, each one
+    pass over the activations; on this CPU that was about 40% of a sep epoch (TensorFlow's profiler:
+    Mul, BroadcastTo, SquaredDifference, Sub, Mean, RealDiv). FusedBatchNormV3 does it in one oneDNN
+    kernel, forward and backward. Same weights, same moving-average update, same inference path, so
+    saved models, .tflite conversion and Deep Compression see an ordinary BatchNormalization. One
+    difference: the fused kernel's batch variance, which the moving variance averages, is the unbiased
+    one (n/(n-1), n = batch x height x width, at least 6,272 here).
+
+    Args:
+        as keras.layers.BatchNormalization; channels last (axis -1) takes the fused path.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable) or mask is not None or not (self.center and self.scale) \
+                or self.axis not in (-1, len(inputs.shape) - 1) or len(inputs.shape) != 4:
+            return super().call(inputs, training=training, mask=mask)
+        y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=tf.cast(inputs, "float32"), scale=self.gamma, offset=self.beta,
+            mean=tf.constant([], tf.float32), variance=tf.constant([], tf.float32),
+            epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return tf.cast(y, self.compute_dtype)
+
+
+def teacher():
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Conv2D(32, 3, activation="relu", name=CONV_LAYERS[0]),
+            layers.Conv2D(64, 3, activation="relu", name=CONV_LAYERS[1]),
+            layers.MaxPooling2D(2, name=TRUNK[2]),
+            layers.Dropout(0.25, name="dropout1"),
+            layers.Flatten(name=FEATURES_LAYER),
+            layers.Dense(128, activation="relu", name="dense"),
+            layers.Dropout(0.5, name="dropout2"),
+            layers.Dense(NUM_CLASSES, name="logits"),
+        ],
+        name=TEACHER,
+    )
+
+
+def teacher_with_features(model):
+    """One model giving (features, logits) of a trained teacher, for a single inference pass."""
+    return keras.Model(model.inputs[0], [model.get_layer(FEATURES_LAYER).output, model.outputs[0]])
+
+
+def conv_param_count(model):
+    """Parameters of the teacher's conv layers, which a `head` student needs to run."""
+    return sum(model.get_layer(n).count_params() for n in CONV_LAYERS)
+
+
+TEACHER_PARAMS = 1_199_882
+TEACHER_CONV_PARAMS = 18_816  # conv1 (320) + conv2 (18,496)
+TEACHER_FEATURES = 9216  # 12 x 12 x 64
+
+
+def student(arch, widths, dropout=0.0, features=TEACHER_FEATURES):
+    """Build a student of family `arch` with the given layer `widths` (a tuple of ints)."""
+    if problem := widths_problem(arch, widths):
+        raise ValueError(problem)
+    if arch == HEAD:
+        return keras.Sequential(
+            [
+                keras.Input((features,)),
+                layers.Dense(widths[0], activation="relu"),
+                layers.Dropout(dropout),
+                layers.Dense(NUM_CLASSES),
+            ],
+            name=HEAD,
+        )
+    if arch == MLP:
+        stack = [keras.Input(INPUT_SHAPE), layers.Flatten()]
+        for w in widths:
+            stack += [layers.Dense(w, activation="relu"), layers.Dropout(dropout)]
+        return keras.Sequential(stack + [layers.Dense(NUM_CLASSES)], name=MLP)
+    if arch == CNN:
+        stack = [keras.Input(INPUT_SHAPE)]
+        for i, w in enumerate(widths):
+            stack += [
+                layers.Conv2D(w, 3, padding="same", use_bias=False),  # BatchNorm's beta is the bias
+                BatchNorm(),
+                layers.ReLU(),
+            ]
+            if i < 2:
+                stack.append(layers.MaxPooling2D(2))
+        stack += [layers.GlobalAveragePooling2D(), layers.Dropout(dropout), layers.Dense(NUM_CLASSES)]
+        return keras.Sequential(stack, name=CNN)
+    if arch == SEP:
+        return _sep(*widths, dropout)
+    raise ValueError(f"unknown arch '{arch}' (known: {', '.join(ARCHS)})")
+
+
+def _separable(width, name):
+    """A depthwise 3x3 then a pointwise 1x1 conv, both bias-free (the BatchNorm after them has one)."""
+    return [layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_depthwise"),
+            layers.Conv2D(width, 1, use_bias=False, name=f"{name}_pointwise")]
+
+
+def _sep(stem, width, repeats, dropout):
+    inputs = keras.Input(INPUT_SHAPE)
+    x = layers.Conv2D(stem, 3, padding="same", use_bias=False, name="stem")(inputs)
+    x = layers.MaxPooling2D(2)(layers.ReLU()(BatchNorm()(x)))
+    for layer in _separable(width, "sep"):
+        x = layer(x)
+    x = layers.MaxPooling2D(2)(layers.ReLU()(BatchNorm()(x)))
+    shared = _separable(width, "shared")
+    for r in range(repeats):
+        y = x
+        for layer in shared:
+            y = layer(y)
+        x = layers.ReLU()(layers.Add()([x, BatchNorm(name=f"shared_bn{r + 1}")(y)]))
+    x = layers.Dropout(dropout)(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, layers.Dense(NUM_CLASSES)(x), name=SEP)
+
+
+def deployed_params(arch, model):
+    """What the student needs to run: its own params, plus the teacher's conv layers for `head`."""
+    return model.count_params() + (TEACHER_CONV_PARAMS if arch == HEAD else 0)
+
+
+def student_params(arch, widths):
+    """deployed_params of a student not built yet (e.g. one the seed reported)."""
+    return deployed_params(arch, student(arch, tuple(widths)))
