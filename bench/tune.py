@@ -29,6 +29,7 @@ from distill.core import names  # noqa: E402
 from distill.core import params as P  # noqa: E402
 from distill.core.stage import run  # noqa: E402
 from distill.results.config import TUNING  # noqa: E402
+from distill.training import scores  # noqa: E402
 from distill.training.config import sweep_spec  # noqa: E402
 
 
@@ -87,7 +88,7 @@ def main():
 
     from distill import data
     from distill.compression import tflite
-    from distill.training import evaluation, loop, losses, models, students
+    from distill.training import loop, losses, models, students
 
     mnist = data.load()
     train, val = (students.student_data(spec.arch, s, mnist) for s in (data.TRAIN, data.VAL))
@@ -105,7 +106,7 @@ def main():
             history = students.fit_student(model, losses.get(spec.loss, cfg), examples, cfg, seed,
                                            f"tune {spec.name} {changed} seed {seed}", None, students.examples(val))
             logits = loop.predict(model, val.x, transform=val.transform)
-            per_seed.append(round(evaluation.accuracy(logits, val.labels), 6))
+            per_seed.append(round(scores.accuracy(logits, val.labels), 6))
             curves.append([round(v, 4) for v in history.history["val_accuracy"]])
             for prune in prunes:
                 copy = models.student(spec.arch, spec.widths, cfg.dropout)
@@ -116,7 +117,7 @@ def main():
                                   f"tune {spec.name} prune {prune.sparsity}")
                 logits = loop.predict(copy, val.x, transform=val.transform)
                 pruned.setdefault((prune.sparsity, prune.finetune_epochs), []).append(
-                    round(evaluation.accuracy(logits, val.labels), 6))
+                    round(scores.accuracy(logits, val.labels), 6))
         row = {"name": spec.name, "train": cfg.as_dict(), "changed": changed, "val_accuracy": per_seed,
                "val_accuracy_mean": round(sum(per_seed) / len(per_seed), 6), "val_accuracy_per_epoch": curves,
                "seconds": round(time.time() - start, 1)}

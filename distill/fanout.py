@@ -22,7 +22,7 @@ threads (`--cores-per-worker`).
 The DAG in parts, the same for every run of the same dvc.yaml:
   upstream    what the grid needs (fetch ... teacher_outputs): the stages grid points depend on;
   units       the grid's points (stages made by `matrix`/`foreach`), each with the grid stages that read
-              it (sweep_cnn@X, compress@X, deep_compress@X are one unit), and every other stage that
+              it (sweep_mlp@X, compress@X, deep_compress@X are one unit), and every other stage that
               neither feeds nor reads the grid (deep_compress_teacher@teacher);
   downstream  what reads the grid (evaluate).
 Shares balance the units by the stage times of the last benchmarked full run (bench/results.json;
@@ -319,7 +319,7 @@ def parser():
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="reproduce stages with N workers (`dvc repro -s` each)")
     r.add_argument("stages", nargs="*", metavar="STAGE",
-                   help="stages or stage groups (e.g. sweep_sep) with what they depend on (default: all)")
+                   help="stages or stage groups (e.g. sweep_mlp) with what they depend on (default: all)")
     r.add_argument("-p", "--pipeline", default=PIPELINE, help=f"the dvc.yaml to run (default: {PIPELINE})")
     r.add_argument("-w", "--workers", type=int, help="stages at once (default: cores / cores per worker)")
     r.add_argument("--cores-per-worker", type=int, default=1,

@@ -9,6 +9,7 @@ from distill.compression.config import CompressConfig
 from distill.core import names, paths
 from distill.core import params as P
 from distill.core.stage import run
+from distill.training import scores
 
 NAME = names.TEACHER
 
@@ -18,7 +19,7 @@ def main():
     from distill import data
     from distill.compression import tflite as C
     from distill.core import files
-    from distill.training import evaluation, loop
+    from distill.training import loop
 
     loop.set_determinism(cfg.seed)
     mnist = data.load()
@@ -30,7 +31,7 @@ def main():
     for kind, blob in blobs.items():
         files.write_bytes(paths.tflite(NAME, kind), blob)
         runner = C.Runner(blob, cfg.threads)
-        accuracy = evaluation.accuracy(runner.predict(x_test), y_test)
+        accuracy = scores.accuracy(runner.predict(x_test), y_test)
         record[kind] = {"bytes": len(blob), "gzip_bytes": C.gzip_size(blob), "accuracy": round(accuracy, 6)}
         latency[kind] = {"ms_per_image_batch1": round(runner.ms_per_image(x_test, 1, repeats=cfg.repeats_batch1), 5)}
         print(f"teacher_tflite: {kind}: {len(blob):,} bytes, accuracy {record[kind]['accuracy']:.4f}, "

@@ -8,7 +8,7 @@ from distill import data
 from distill.compression import tflite as C
 from distill.compression.config import CompressConfig
 from distill.core import params
-from distill.training import evaluation, loop, losses, models, students
+from distill.training import loop, losses, models, scores, students
 
 COMPRESS = params.section("compress", CompressConfig, params=default_params())
 KD = losses.get("kd", train_config(temperature=2.0, alpha=0.5))
@@ -65,7 +65,7 @@ def test_pruning_reaches_and_keeps_the_sparsity(trained_cnn):
 
     class Record(keras.callbacks.Callback):  # runs after the pruner has applied its masks
         def on_train_batch_end(self, batch, logs=None):
-            seen.append([np.asarray(k) == 0 for k in C.prunable(self.model)])
+            seen.append([np.asarray(k) == 0 for k in models.prunable(self.model)])
 
     model.compile(optimizer=keras.optimizers.Adam(0.002), loss=KD)
     model.fit(batches, epochs=3, verbose=0, callbacks=[pruner, Record()])
@@ -75,7 +75,7 @@ def test_pruning_reaches_and_keeps_the_sparsity(trained_cnn):
         assert all((z == h).all() for z, h in zip(zeros, held[0]))
         for z in zeros:
             assert abs(z.mean() - 0.6) <= 1 / z.size + 1e-9
-    assert C.sparsity(model) == pytest.approx(0.6, abs=0.01)
+    assert models.sparsity(model) == pytest.approx(0.6, abs=0.01)
     assert np.mean([z.mean() for z in seen[0]]) < 0.6  # the ramp started below the target
 
 
@@ -84,14 +84,14 @@ def test_prune_helper_hits_the_target(trained_cnn):
     model.compile(loss=KD)
     x, targets = trained_cnn[1]
     C.prune(model, (x, targets, None), 0.75, epochs=1, learning_rate=0.002, batch_size=64)
-    assert C.sparsity(model) == pytest.approx(0.75, abs=0.01)
+    assert models.sparsity(model) == pytest.approx(0.75, abs=0.01)
     one_shot = _copy(trained_cnn[0])
     C.prune(one_shot, (x, targets, None), 0.5, epochs=0, learning_rate=0.002, batch_size=64)
-    assert C.sparsity(one_shot) == pytest.approx(0.5, abs=0.01)
+    assert models.sparsity(one_shot) == pytest.approx(0.5, abs=0.01)
     per_kernel = _copy(trained_cnn[0])
-    targets_per_kernel = [0.2, 0.4, 0.6, 0.8][:len(C.prunable(per_kernel))]
+    targets_per_kernel = [0.2, 0.4, 0.6, 0.8][:len(models.prunable(per_kernel))]
     C.prune(per_kernel, (x, targets, None), targets_per_kernel, epochs=1, learning_rate=0.002, batch_size=64)
-    for kernel, target in zip(C.prunable(per_kernel), targets_per_kernel):
+    for kernel, target in zip(models.prunable(per_kernel), targets_per_kernel):
         assert (np.asarray(kernel) == 0).mean() == pytest.approx(target, abs=1 / np.asarray(kernel).size + 1e-9)
     with pytest.raises(ValueError, match="sparsity targets"):
         C.prune(_copy(trained_cnn[0]), (x, targets, None), [0.5], epochs=0, learning_rate=0.002, batch_size=64)
@@ -113,9 +113,9 @@ def test_int8_accuracy_within_a_point_of_float(trained_mlp):
     float_blob = C.to_tflite(model)
     int8_blob = C.to_tflite(model, int8=True, calibration=x[:200])
     assert all(d == "int8" for ds in C.weight_dtypes(int8_blob).values() for d in ds)
-    acc_keras = evaluation.accuracy(np.asarray(model(x_test, training=False)), y_test)
-    acc_float = evaluation.accuracy(C.Runner(float_blob).predict(x_test), y_test)
-    acc_int8 = evaluation.accuracy(C.Runner(int8_blob).predict(x_test), y_test)
+    acc_keras = scores.accuracy(np.asarray(model(x_test, training=False)), y_test)
+    acc_float = scores.accuracy(C.Runner(float_blob).predict(x_test), y_test)
+    acc_int8 = scores.accuracy(C.Runner(int8_blob).predict(x_test), y_test)
     assert acc_keras > 0.5  # the test means something only if the model learned
     assert acc_float == acc_keras
     assert abs(acc_float - acc_int8) <= 0.01
@@ -127,13 +127,13 @@ def test_head_ships_with_the_teachers_conv_layers():
     loop.set_determinism(0)
     teacher = models.teacher()
     head = models.student("head", (6,))
-    full = C.deployable("head", head, teacher)
+    full = models.deployable("head", head, teacher)
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     features, _ = models.teacher_with_features(teacher)(x, training=False)
     np.testing.assert_allclose(np.asarray(full(x, training=False)), np.asarray(head(features, training=False)),
                                rtol=1e-5, atol=1e-5)
     assert full.count_params() == models.deployed_params("head", head) == 74_188
-    assert C.deployable("cnn", head) is head
+    assert models.deployable("cnn", head) is head
 
 
 def test_a_tflite_file_has_the_same_bytes_for_the_same_weights(trained_cnn, tmp_path):
@@ -169,4 +169,4 @@ def test_prune_fine_tunes_on_ready_batches_as_on_the_arrays_they_hold(trained_ml
     loop.set_determinism(0)
     C.prune(b, loop.Batches(x[:256], targets[:256], 64, seed=3), 0.5, 1, 0.001, 64, seed=3)
     assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
-    assert C.sparsity(b) == pytest.approx(0.5, abs=0.01)
+    assert models.sparsity(b) == pytest.approx(0.5, abs=0.01)

@@ -5,7 +5,7 @@ from distill.core import files, paths
 from distill.core.files import InputError
 from distill.core.names import StudentSpec
 from distill.training import evaluation as E
-from distill.training import models
+from distill.training import models, scores
 from distill.training.config import TrainConfig
 
 
@@ -18,8 +18,8 @@ def test_accuracy_agreement_confusion():
     logits = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0]], np.float32)
     labels = np.array([1, 0, 1, 1])
     teacher = np.array([[0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 1, 0]], np.float32)
-    assert E.accuracy(logits, labels) == 0.75 and E.agreement(logits, teacher) == 0.75
-    m = E.confusion(labels, np.argmax(logits, 1), classes=3)
+    assert scores.accuracy(logits, labels) == 0.75 and scores.agreement(logits, teacher) == 0.75
+    m = scores.confusion(labels, np.argmax(logits, 1), classes=3)
     assert m.tolist() == [[1, 0, 0], [0, 2, 1], [0, 0, 0]]
 
 

@@ -150,8 +150,33 @@ def project_copy(dest):
             shutil.copy2(ROOT / name, dest / name)
     for name in ("metrics", "plots_template"):
         shutil.copytree(ROOT / name, dest / name)
+    live_tables(dest)
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)  # DVC's Python API wants a repo
     return dest
+
+
+def live_tables(dest):
+    """dvclive's per-epoch tables that dvc.yaml plots, where this checkout has not run the pipeline (they
+    sit in DVC's cache, not in git): a few epochs in dvclive's own layout, `step` and the metric per row."""
+    for entry in declared_entries(dest):
+        folder = dest / entry
+        if entry.startswith("metrics/live/") and not folder.is_dir():
+            folder.mkdir(parents=True)
+            for metric, values in {"accuracy": (0.91, 0.96, 0.97), "val_accuracy": (0.95, 0.97, 0.98),
+                                   "loss": (0.4, 0.15, 0.1), "val_loss": (0.2, 0.1, 0.08)}.items():
+                rows = [f"step\t{metric}"] + [f"{step}\t{v}" for step, v in enumerate(values)]
+                (folder / f"{metric}.tsv").write_text("\n".join(rows) + "\n")
+
+
+def declared_entries(project):
+    """The paths of dvc.yaml's top-level `plots:` entries (a plot id's are in its `y:`)."""
+    import yaml
+
+    entries = []
+    for entry in yaml.safe_load((project / "dvc.yaml").read_text())["plots"]:
+        name, spec = (entry, None) if isinstance(entry, str) else next(iter(entry.items()))
+        entries += list(spec["y"]) if isinstance(spec, dict) and isinstance(spec.get("y"), dict) else [name]
+    return entries
 
 
 def test_template_is_built_from_its_sources():
@@ -226,6 +251,26 @@ def encodings(spec, channel):
     for layer in spec.get("layer", []):
         found += encodings(layer, channel)
     return found
+
+
+def test_the_curves_and_every_shipped_file_are_drawn(shown):
+    """dvclive's tables of the teacher and the headline student are plots on the page, and the interactive
+    accuracy-vs-bytes chart holds one point per shipped file: the teacher's and the headline's .tflite
+    files and every .dcz file, as metrics/plots/artifacts.csv lists them."""
+    import csv
+
+    project, said, returncode, page, dom, draw_rc, draw_err = shown
+    assert returncode == 0, said
+    ids = set(declared_plots(project))
+    for curves in ("metrics/live/teacher/plots/metrics", "metrics/live/student/seed-0/plots/metrics"):
+        drawn = {i for i in ids if i.startswith(dom_id(curves))}
+        assert {dom_id(f"{curves}/{m}.tsv") for m in ("accuracy", "val_accuracy")} <= drawn, (curves, sorted(ids))
+    with open(project / "metrics/plots/artifacts.csv", newline="") as f:
+        shipped = {row["name"] for row in csv.DictReader(f)}
+    assert {"teacher.tflite", "teacher-int8.tflite", "student-int8.tflite"} <= shipped
+    assert any(name.endswith(".dcz") for name in shipped)
+    points = {d.get("name") for d in page_specs(page)[dom_id("accuracy_vs_bytes")]["data"]["values"]}
+    assert points == shipped
 
 
 def test_templates_are_declared_for_the_log_plots():

@@ -1,9 +1,12 @@
 """The GitHub workflows: valid against GitHub's schema (check-jsonschema's vendored copy, offline),
+clean under zizmor (offline) and actionlint, every action pinned to a commit, ci.yml running .ci/run,
 and the grid workflow's matrix and commands come from distill/fanout.py and dvc.yaml."""
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 from conftest import ROOT
@@ -13,6 +16,7 @@ from distill import fanout
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
 GRID = ROOT / ".github" / "workflows" / "grid.yml"
+CI = ROOT / ".github" / "workflows" / "ci.yml"
 CHECK = [sys.executable, "-m", "check_jsonschema"]
 
 
@@ -35,6 +39,57 @@ def test_the_check_would_catch_a_broken_workflow(tmp_path):
     path = tmp_path / "bad.yml"
     path.write_text(yaml.safe_dump(bad))
     assert check("vendor.github-workflows", path).returncode == 1
+
+
+def tool(name):
+    """A linter from requirements-dev.txt: the one beside this interpreter (its venv), else on PATH."""
+    path = Path(sys.executable).parent / name
+    found = str(path) if path.exists() else shutil.which(name)
+    assert found, f"{name} not found: pip install -r requirements-dev.txt"
+    return found
+
+
+def test_zizmor_finds_nothing():
+    """zizmor's offline audits (the regular persona): pinned actions, least-privilege permissions,
+    no persisted checkout credentials, no template injection."""
+    r = subprocess.run([tool("zizmor"), "--offline", "--no-progress", "--color=never",
+                        str(ROOT / ".github" / "workflows"), str(ROOT / ".github" / "actions")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "No findings to report" in r.stdout, r.stdout + r.stderr
+
+
+def test_actionlint_finds_nothing():
+    """actionlint on every workflow (it reads the local action's metadata through them). Its shellcheck and
+    pyflakes integrations are off so that the result does not depend on what else the machine has."""
+    r = subprocess.run([tool("actionlint"), "-no-color", "-shellcheck=", "-pyflakes=", *map(str, WORKFLOWS)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and not r.stdout.strip(), r.stdout + r.stderr
+
+
+def uses(path):
+    """Every `uses:` line of a workflow or action file: (what, the comment after it)."""
+    return re.findall(r"^\s*-?\s*uses:\s*(\S+)[ \t]*(?:#[ \t]*(.*))?$", path.read_text(), re.MULTILINE)
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_tag_beside_it():
+    found = [u for path in (*WORKFLOWS, *ACTIONS) for u in uses(path)]
+    remote = [(what, comment) for what, comment in found if not what.startswith("./")]
+    assert remote and len(found) == sum(p.read_text().count("uses:") for p in (*WORKFLOWS, *ACTIONS))
+    for what, comment in remote:
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", what), what
+        assert re.match(r"v\d+\.\d+\.\d+\b", comment), f"{what}: no release tag in its comment"
+
+
+def test_ci_runs_the_projects_ci_script():
+    """ci.yml runs .ci/run, the one place CI's commands live, instead of repeating them."""
+    job = yaml.safe_load(CI.read_text())["jobs"]["test-and-reproduce"]
+    steps = [s["run"] for s in job["steps"] if "run" in s]
+    assert steps == ["bash .ci/run"]
+    step = next(s for s in job["steps"] if "run" in s)
+    assert step["env"]["CI"] == "true"
+    assert job["timeout-minutes"] == 90
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # the gate and dvc metrics diff read history
 
 
 def grid():

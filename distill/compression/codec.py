@@ -14,6 +14,10 @@ Layout, little-endian:
       indices         per shared kernel, each kept weight's codebook index, a byte each
       floats          per shared kernel its codebook, per other array its values
 
+The decoder takes files from elsewhere: before it allocates anything it bounds what the header asks
+for by MAX_PARAMS and MAX_ARRAYS, and each stream's inflated length by what the network's arrays need,
+so that any bytes decode or raise FormatError, in time and memory proportional to those limits.
+
 numpy and the standard library only: the format does not need TensorFlow.
 """
 import math
@@ -26,6 +30,11 @@ import numpy as np
 MAGIC = b"DCZ1"
 FLOATS = {"float16": ("<f2", 0), "float32": ("<f4", 1)}  # storage name -> (dtype, code)
 SKIP = 255  # a gap byte that means "255 zeros, no weight yet"
+# What a file may hold, so that a decoder never allocates more than a few times this many floats: weights in
+# all (over four times the teacher's 1,199,882, the largest network here), and weight arrays (the families
+# here have at most 42, a cnn of eight widths; 128 leaves a sep up to 28 repeats)
+MAX_PARAMS = 5_000_000
+MAX_ARRAYS = 128
 
 
 class FormatError(ValueError):
@@ -60,22 +69,41 @@ def gaps(positions):
     return bytes(out)
 
 
-def positions_of(gap_bytes, nnz, start=0):
-    """Read `nnz` positions from gap bytes at `start`; returns (positions, next start)."""
-    positions, pos, i = np.empty(nnz, np.int64), -1, start
-    for j in range(nnz):
-        zeros = 0
-        while gap_bytes[i] == SKIP:
-            zeros, i = zeros + SKIP, i + 1
-        pos += zeros + gap_bytes[i] + 1
-        positions[j], i = pos, i + 1
-    return positions, i
+def positions_of(gap_bytes, nnz, start=0, most=None):
+    """Read `nnz` positions from gap bytes at `start`, within `most` bytes if given; returns (positions,
+    next start). FormatError if the bytes end first."""
+    if nnz == 0:
+        return np.empty(0, np.int64), start
+    window = np.frombuffer(gap_bytes, np.uint8)[start:None if most is None else start + most]
+    kept = np.flatnonzero(window != SKIP)[:nnz]  # the byte that places each weight
+    if len(kept) < nnz:
+        raise FormatError(f"gaps stream ends before its {nnz} kept weights")
+    window = window[:kept[-1] + 1]
+    steps = window.astype(np.int64) + (window != SKIP)  # a SKIP moves 255, a gap byte b moves b + 1
+    return np.cumsum(steps)[kept] - 1, start + len(window)
 
 
 def huffman(data):
     """Huffman coding only (no LZ77), raw DEFLATE: no zlib header or checksum."""
     coder = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_HUFFMAN_ONLY)
     return coder.compress(data) + coder.flush()
+
+
+def inflate(data, most, name, exact=False):
+    """The bytes a raw DEFLATE stream holds, at most `most` (exactly, if `exact`); FormatError otherwise,
+    without inflating past `most` + 1 bytes."""
+    coder = zlib.decompressobj(-15)
+    try:
+        out = coder.decompress(data, most + 1)  # one byte over tells a longer stream; 0 would mean no limit
+    except zlib.error as e:
+        raise FormatError(f"damaged {name} stream: {e}") from None
+    if len(out) > most:
+        raise FormatError(f"{name} stream longer than the network needs ({most} bytes at most)")
+    if not coder.eof or coder.unused_data:
+        raise FormatError(f"{name} stream truncated, or bytes after its end")
+    if exact and len(out) != most:
+        raise FormatError(f"{name} stream shorter than the network needs ({len(out)} bytes, not {most})")
+    return out
 
 
 def encode(network, entries, floats="float16"):
@@ -85,6 +113,10 @@ def encode(network, entries, floats="float16"):
     name = network.encode()
     if not 0 < len(name) < 256:
         raise ValueError(f"network name must be 1 to 255 bytes, got {len(name)}")
+    weights = sum(math.prod(e.shape) if isinstance(e, Shared) else np.size(e) for e in entries)
+    if len(entries) > MAX_ARRAYS or weights > MAX_PARAMS:  # no decoder would take it
+        raise ValueError(f"{len(entries)} arrays of {weights:,} weights: the format holds at most "
+                         f"{MAX_ARRAYS} arrays of {MAX_PARAMS:,} weights in all")
     header = [MAGIC, struct.pack("<B", len(name)), name, struct.pack("<BH", code, len(entries))]
     gap_bytes, index_bytes, float_bytes = bytearray(), bytearray(), bytearray()
     for e in entries:
@@ -128,6 +160,8 @@ def header(blob):
         code, count = struct.unpack_from("<BH", blob, at)
         at += 3
         floats = {c: name for name, (_, c) in FLOATS.items()}[code]
+        if count > MAX_ARRAYS:
+            raise FormatError(f"{count} weight arrays, above the limit of {MAX_ARRAYS}")
         bits, nnz = [], []
         for _ in range(count):
             (b,) = struct.unpack_from("<B", blob, at)
@@ -146,53 +180,71 @@ def header(blob):
         raise FormatError(f"{len(blob)} bytes, the header announces {at + sum(streams)}")
     if any(b > 8 for b in bits):
         raise FormatError("codebook bits above 8")
+    if sum(nnz) > MAX_PARAMS:
+        raise FormatError(f"{sum(nnz):,} kept weights, above the limit of {MAX_PARAMS:,} weights")
     return Header(network, floats, bits, nnz, streams, at)
 
 
-def decode(blob, shapes):
-    """The weight arrays of a file, as float32 arrays of `shapes` (the rebuilt network's, in order)."""
+def entries(blob, shapes):
+    """The weight arrays of a file as `encode` took them: a Shared for each shared kernel, a float32
+    array for every other; `shapes` are the rebuilt network's, in order."""
     h = header(blob)
     if len(shapes) != len(h.bits):
         raise FormatError(f"holds {len(h.bits)} weight arrays, network {h.network} has {len(shapes)}")
+    numel = [math.prod(shape) for shape in shapes]
+    if sum(numel) > MAX_PARAMS:
+        raise FormatError(f"network {h.network} has {sum(numel):,} weights, above the limit of {MAX_PARAMS:,}")
+    for size, bits, nnz in zip(numel, h.bits, h.nnz):
+        if bits and nnz > size:
+            raise FormatError(f"{nnz} kept weights in an array of {size}")
+    dtype = np.dtype(FLOATS[h.floats][0])
+    # what the arrays need: a shared kernel's gap bytes are its kept weights and at most one SKIP per 255 zeros
+    most = [sum(k + (n - k) // SKIP for n, b, k in zip(numel, h.bits, h.nnz) if b), sum(h.nnz),
+            dtype.itemsize * sum(2 ** b if b else n for n, b in zip(numel, h.bits))]
     streams, at = [], h.size
-    for length in h.streams:
-        try:
-            streams.append(zlib.decompress(blob[at:at + length], -15))
-        except zlib.error as e:
-            raise FormatError(f"damaged stream: {e}") from None
+    for name, length, limit in zip(("gaps", "indices", "floats"), h.streams, most):
+        streams.append(inflate(blob[at:at + length], limit, name, exact=name != "gaps"))
         at += length
     gap_bytes, index_bytes, float_bytes = streams
-    dtype = np.dtype(FLOATS[h.floats][0])
     g = i = f = 0
     out = []
     try:
-        for shape, bits, nnz in zip(shapes, h.bits, h.nnz):
-            count = 2 ** bits if bits else math.prod(shape)
+        for shape, size, bits, nnz in zip(shapes, numel, h.bits, h.nnz):
+            count = 2 ** bits if bits else size
             values = np.frombuffer(float_bytes, dtype, count, f).astype(np.float32)
             f += count * dtype.itemsize
             if not bits:
                 out.append(values.reshape(shape))
                 continue
-            positions, g = positions_of(gap_bytes, nnz, g)
+            positions, g = positions_of(gap_bytes, nnz, g, nnz + (size - nnz) // SKIP)
             indices = np.frombuffer(index_bytes, np.uint8, nnz, i)
             i += nnz
-            if nnz and (positions[-1] >= math.prod(shape) or indices.max() >= count):
+            if nnz and (positions[-1] >= size or indices.max() >= count):
                 raise FormatError("a kept weight lies outside its kernel or codebook")
-            out.append(Shared(tuple(shape), positions, indices, values).dense())
-    except (IndexError, ValueError) as e:
+            out.append(Shared(tuple(shape), positions, indices, values))
+    except (IndexError, ValueError) as e:  # a damaged stream the bounds above let through
         if isinstance(e, FormatError):
             raise
-        raise FormatError(f"streams shorter than the header announces ({e})") from None
-    if (g, i, f) != tuple(map(len, streams)):
-        raise FormatError("streams longer than the header announces")
+        raise FormatError(f"damaged streams ({e})") from None
+    if g != len(gap_bytes):
+        raise FormatError("gaps stream longer than its kernels need")
     return out
+
+
+def decode(blob, shapes):
+    """The weight arrays of a file, as float32 arrays of `shapes` (the rebuilt network's, in order)."""
+    return [e.dense() if isinstance(e, Shared) else e for e in entries(blob, shapes)]
 
 
 def sizes(blob):
     """Bytes of each part of a file, and what the same content takes before Huffman coding (indices
     packed at their bit width, gaps a byte each, floats as stored)."""
     h = header(blob)
-    raw = [len(zlib.decompress(blob[a:a + n], -15)) for a, n in zip(np.cumsum([h.size, *h.streams[:-1]]), h.streams)]
+    shared = sum(2 ** b for b in h.bits if b)
+    most = [sum(h.nnz) + MAX_PARAMS // SKIP, sum(h.nnz), np.dtype(FLOATS[h.floats][0]).itemsize * (MAX_PARAMS + shared)]
+    starts = np.cumsum([h.size, *h.streams[:-1]]).tolist()
+    raw = [len(inflate(blob[a:a + n], m, name))
+           for a, n, m, name in zip(starts, h.streams, most, ("gaps", "indices", "floats"))]
     packed = math.ceil(sum(b * k for b, k in zip(h.bits, h.nnz)) / 8)
     return {"header": h.size, "gaps": h.streams[0], "indices": h.streams[1], "floats": h.streams[2],
             "total": len(blob), "before_huffman": h.size + raw[0] + packed + raw[2],

@@ -22,7 +22,7 @@ from distill.compression import codec, sharing, tflite
 from distill.compression.config import TRAINED, deep_dir, deep_record, network_name
 from distill.core import files, names, paths
 from distill.data import views
-from distill.training import evaluation, loop, losses, provenance, students
+from distill.training import loop, losses, models, provenance, scores, students
 
 
 def compress(name, cfg):
@@ -54,7 +54,7 @@ def compress(name, cfg):
         for seed in seeds:
             student = files.load_model(paths.student_model(name, seed))
             loss = student.loss
-            subjects.append((seed, tflite.deployable(student.name, student, teacher)))
+            subjects.append((seed, models.deployable(student.name, student, teacher)))
         metric = losses.LabelAccuracy
     teacher_bytes = len(tflite.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32)))  # the reference
     on_views = trained_views(name, mnist) if recipe.finetune_on == TRAINED else None
@@ -67,7 +67,7 @@ def compress(name, cfg):
 
     def accuracy(model, split):
         x, y = splits[split]
-        return round(evaluation.accuracy(loop.predict(model, x), y), 6)
+        return round(scores.accuracy(loop.predict(model, x), y), 6)
 
     network = network_name(name)
     runs, seconds, folder = [], {}, deep_dir(name)
@@ -100,7 +100,7 @@ def compress(name, cfg):
             sizes = codec.sizes(blob)
             run.update({
                 "file": f"{folder}/{file.name}", "bytes": len(blob), "sizes": sizes,
-                "sparsity": round(tflite.sparsity(decoded), 4),
+                "sparsity": round(models.sparsity(decoded), 4),
                 "val_accuracy": accuracy(decoded, data.VAL), "accuracy": accuracy(decoded, data.TEST)})
             runs.append(run)
             seconds[name if seed is None else str(seed)] = round(time.time() - start, 1)
@@ -122,7 +122,7 @@ def compress(name, cfg):
 def summary(name, network, subjects, runs, recipe, floats, teacher_bytes):
     """The record of one subject over its seeds' `runs`: accuracy mean, sample std and min (as the
     student records), validation and before-compression means, the largest seed's file."""
-    mean, std, low = evaluation.spread([r["accuracy"] for r in runs])
+    mean, std, low = scores.spread([r["accuracy"] for r in runs])
     record = {
         "name": name, "network": network, "arch": subjects[0][1].name if name != names.TEACHER else names.TEACHER,
         "params": subjects[0][1].count_params(), "seeds": [r["seed"] for r in runs],

@@ -6,6 +6,7 @@ best initialisation: it keeps the rare large weights). Every kept weight becomes
 value; fine-tuning then moves the centroids, each by the sum of the gradients of the weights that
 share it, while pruned weights stay zero. Biases and BatchNorm train as usual.
 """
+import math
 import warnings
 
 import keras
@@ -13,15 +14,15 @@ import numpy as np
 import tensorflow as tf
 from scipy.cluster.vq import kmeans2
 
-from distill.compression import codec, tflite
+from distill.compression import codec
 from distill.compression.config import CONV, DENSE, OUTPUT, parse_network
-from distill.core.names import COSINE, HEAD, TEACHER
+from distill.core.names import CNN, COSINE, HEAD, MLP, SEP, TEACHER, widths_problem
 from distill.training import loop, models
 
 
 def layer_kinds(model):
     """The recipe's layer kind of each prunable kernel: conv, dense (hidden) or output (the last Dense)."""
-    layers = tflite.prunable_layers(model)
+    layers = models.prunable_layers(model)
     dense = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
     return [CONV if i not in dense else OUTPUT if i == dense[-1] else DENSE for i in range(len(layers))]
 
@@ -70,7 +71,7 @@ class SharedKernel:
 def share(model, bits):
     """Replace each prunable kernel's kept weights by its k-means centroids; `bits` is one int per
     prunable kernel. Returns the SharedKernels, already applied to the model."""
-    shared = [SharedKernel(k, b) for k, b in zip(tflite.prunable(model), bits)]
+    shared = [SharedKernel(k, b) for k, b in zip(models.prunable(model), bits)]
     for s in shared:
         s.assign()
     return shared
@@ -142,16 +143,48 @@ def build(network):
     if arch == TEACHER:
         return models.teacher()
     student = models.student(arch, widths)
-    return tflite.deployable(arch, student, models.teacher()) if arch == HEAD else student
+    return models.deployable(arch, student, models.teacher()) if arch == HEAD else student
+
+
+def network_size(network):
+    """(params, weight arrays) of the network `build` makes of that name, counted from the name alone (no
+    network built); ValueError for a name no family builds."""
+    arch, widths = parse_network(network)
+    if arch == TEACHER:
+        return models.TEACHER_PARAMS, 8
+    if problem := widths_problem(arch, widths):
+        raise ValueError(problem)
+    classes = models.NUM_CLASSES
+    if arch == HEAD:  # the teacher's two convs, then Dense(h) and the logits
+        h = widths[0]
+        return models.TEACHER_CONV_PARAMS + models.TEACHER_FEATURES * h + h + h * classes + classes, 8
+    if arch == MLP:
+        ins = [math.prod(models.INPUT_SHAPE), *widths]
+        return sum(i * o + o for i, o in zip(ins, [*widths, classes])), 2 * len(widths) + 2
+    if arch == CNN:  # bias-free 3x3 convs, each with a BatchNorm (4 arrays of its width)
+        ins = [models.INPUT_SHAPE[-1], *widths[:-1]]
+        return sum(9 * i * o + 4 * o for i, o in zip(ins, widths)) + widths[-1] * classes + classes, 5 * len(widths) + 2
+    if arch == SEP:  # stem, BatchNorm, separable, BatchNorm, a shared separable, a BatchNorm per repeat
+        stem, width, repeats = widths
+        params = 9 * stem + 4 * stem + 9 * stem + stem * width + 4 * width + 9 * width + width * width
+        return params + 4 * width * repeats + width * classes + classes, 15 + 4 * repeats
+    raise ValueError(f"no parameter count for family '{arch}'")
 
 
 def decode(blob):
     """The network a .dcz file holds, rebuilt and filled with its decoded weights; codec.FormatError
-    if the bytes are not such a file or do not fit the network they name."""
+    if the bytes are not such a file or do not fit the network they name. The network's params and weight
+    arrays are counted from its name and checked against codec.MAX_PARAMS and the header before it is built."""
     h = codec.header(blob)
     try:
-        model = build(h.network)
+        params, arrays = network_size(h.network)
     except ValueError as e:
         raise codec.FormatError(f"names network '{h.network}', which no family builds: {e}") from None
+    if params > codec.MAX_PARAMS:
+        raise codec.FormatError(f"names network '{h.network}' of {params:,} params, above the limit of "
+                                f"{codec.MAX_PARAMS:,} (codec.MAX_PARAMS)")
+    if arrays != len(h.bits):
+        raise codec.FormatError(f"holds {len(h.bits)} weight arrays, network {h.network} has {arrays}")
+    model = build(h.network)
     model.set_weights(codec.decode(blob, [tuple(w.shape) for w in model.weights]))
     return model

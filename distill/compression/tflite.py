@@ -24,25 +24,8 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from distill.core import files, names, paths
-from distill.core.names import COSINE, HEAD
+from distill.core.names import COSINE
 from distill.training import loop, losses, models
-
-
-def prunable_layers(model):
-    """The layers whose kernels pruning and weight sharing act on: every trainable Dense and Conv2D."""
-    return [layer for layer in model.layers
-            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and layer.trainable]
-
-
-def prunable(model):
-    """The kernels pruning acts on (not biases or BatchNorm)."""
-    return [layer.kernel for layer in prunable_layers(model)]
-
-
-def sparsity(model):
-    """Share of exact zeros over the prunable kernels."""
-    kernels = [np.asarray(k) for k in prunable(model)]
-    return float(sum((k == 0).sum() for k in kernels) / sum(k.size for k in kernels))
 
 
 def magnitude_mask(kernel, fraction):
@@ -79,7 +62,7 @@ class MagnitudePruning(keras.callbacks.Callback):
             kernel.assign(kernel * mask)
 
     def on_train_begin(self, logs=None):
-        self.kernels = prunable(self.model)
+        self.kernels = models.prunable(self.model)
         self.targets = kernel_targets(self.target, len(self.kernels))
         self._update_masks(0)
 
@@ -106,7 +89,7 @@ def scale_dropout(model, sparsity):
     """Lower each Dropout's rate for the sparser layer after it (Han et al. 2015, sec. 3.2): a layer
     keeping a share k of its weights has k times the connections, so its dropout rate becomes
     rate * sqrt(k). `sparsity`: one share, or one per prunable kernel. Returns {layer name: new rate}."""
-    layers, prunable_ = model.layers, prunable_layers(model)
+    layers, prunable_ = model.layers, models.prunable_layers(model)
     kept = {id(layer): 1 - s for layer, s in zip(prunable_, kernel_targets(sparsity, len(prunable_)))}
     rates = {}
     for i, layer in enumerate(layers):
@@ -125,7 +108,7 @@ def prune(model, examples, sparsity, epochs, learning_rate, batch_size, seed=0, 
     with 0 epochs, prune in one shot without fine-tuning. `metric` is the accuracy the progress
     lines show: losses.LabelAccuracy for packed student targets (the default), "accuracy" for labels."""
     if epochs == 0:
-        kernels = prunable(model)
+        kernels = models.prunable(model)
         for kernel, target in zip(kernels, kernel_targets(sparsity, len(kernels))):
             kernel.assign(np.asarray(kernel) * magnitude_mask(np.asarray(kernel), target))
         return model
@@ -243,12 +226,3 @@ def write_record(name, record):
 
 def gzip_size(data):
     return len(gzip.compress(data, compresslevel=9, mtime=0))
-
-
-def deployable(arch, student, teacher=None):
-    """The model a user ships: a `head` student needs the teacher's conv layers in front of it."""
-    if arch != HEAD:
-        return student
-    stack = [keras.Input(models.INPUT_SHAPE)] + [teacher.get_layer(name) for name in models.TRUNK]
-    stack += [layer for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
-    return keras.Sequential(stack, name=f"{HEAD}_deployable")

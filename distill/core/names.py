@@ -12,6 +12,7 @@ LOSSES = MSE, KD, HARD, DKD = ("mse", "kd", "hard", "dkd")
 ARCHS = HEAD, MLP, CNN, SEP = ("head", "mlp", "cnn", "sep")
 STANDALONE = (MLP, CNN, SEP)  # from pixels: they can train on the cached augmented views
 TEACHER = "teacher"
+NUM_CLASSES = 10  # MNIST's digits: every network's output width
 OPTIMIZERS = ADAM, SGD, RMSPROP, ADADELTA = ("adam", "sgd", "rmsprop", "adadelta")
 SCHEDULES = CONSTANT, COSINE = ("constant", "cosine")
 FEATURE_DTYPES = ("float16", "float32")

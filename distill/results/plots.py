@@ -7,8 +7,8 @@ import numpy as np
 from distill.core import files
 from distill.core.names import CNN, HARD, HEAD, KD, MLP, MSE, SEP
 from distill.results.report import SEED, SEED_STUDENT, head_params, pareto, seed_records
-from distill.training.evaluation import confusion
 from distill.training.models import TEACHER_CONV_PARAMS
+from distill.training.scores import confusion
 
 LOSS_STYLE = {KD: ("tab:blue", "o"), MSE: ("tab:orange", "s"), HARD: ("tab:gray", "^")}
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from distill.core.names import HARD, KD
-from distill.training.evaluation import spread
+from distill.training.scores import spread
 
 ALPHA = 0.05  # significance level of the verdicts
 KD_BETTER, HARD_BETTER, NO_DIFFERENCE = f"{KD} better", f"{HARD} better", "no significant difference"

@@ -10,7 +10,7 @@ import numpy as np
 
 from distill.core.names import DKD, HARD, KD
 from distill.results import stats
-from distill.training.evaluation import spread
+from distill.training.scores import spread
 
 SPREAD_KEYS = ("accuracy", "val_accuracy", "agreement")  # each gets a mean, _std (sample) and _min over seeds
 PER_SEED_ONLY = ("seed", "seeds", "per_seed", *SPREAD_KEYS, *(f"{k}_{s}" for k in SPREAD_KEYS for s in ("std", "min")))

@@ -12,15 +12,7 @@ import numpy as np
 from distill import data
 from distill.core import files, paths
 from distill.training import models
-
-
-def accuracy(logits, labels):
-    return float(np.mean(np.argmax(logits, axis=1) == labels))
-
-
-def agreement(logits, teacher_logits):
-    """Share of images where the student's top-1 class equals the teacher's."""
-    return float(np.mean(np.argmax(logits, axis=1) == np.argmax(teacher_logits, axis=1)))
+from distill.training.scores import accuracy, agreement, spread
 
 
 class Reference(NamedTuple):
@@ -33,13 +25,6 @@ class Reference(NamedTuple):
 def reference(split, mnist=None):
     mnist = data.load() if mnist is None else mnist
     return Reference(mnist[f"y_{split}"], files.load_npy(paths.teacher_outputs(split, "logits"), mmap=False))
-
-
-def spread(values):
-    """Mean, sample standard deviation (None for one value) and min of per-seed figures."""
-    values = np.asarray(values, dtype=np.float64)
-    return (round(float(values.mean()), 6), round(float(values.std(ddof=1)), 6) if len(values) > 1 else None,
-            round(float(values.min()), 6))
 
 
 def student_record(spec, runs, val, test, train):
@@ -89,11 +74,3 @@ def read_predictions(path):
     except (OSError, KeyError, TypeError, ValueError) as e:
         raise files.InputError(f"{path}: not a CSV of actual,predicted class numbers "
                                f"({type(e).__name__}: {e})") from None
-
-
-def confusion(actual, predicted, classes=10):
-    m = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(m, (actual, predicted), 1)
-    return m
-
-

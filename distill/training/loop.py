@@ -13,9 +13,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from distill import Error, data
+from distill import Error
 from distill.core import files
-from distill.core.names import ADADELTA, ADAM, CONSTANT, RMSPROP, SCHEDULES, SGD
+from distill.core.names import ADADELTA, ADAM, CONSTANT, NUM_CLASSES, RMSPROP, SCHEDULES, SGD
 from distill.training import models
 
 OPTIMIZERS = {  # Keras 3 applies `weight_decay` decoupled from the gradient (as AdamW) for each
@@ -142,7 +142,7 @@ def predict(model, x, batch_size=1000, transform=None):
 
 def dump_view_logits(teacher, views, path, batch_size=1000, label="teacher_outputs: views"):
     """The teacher's logits (float32, (K, n, 10)) on every cached view, blended as students see them."""
-    out = np.empty((views.count, views.n, data.NUM_CLASSES), np.float32)
+    out = np.empty((views.count, views.n, NUM_CLASSES), np.float32)
     start_time, shown = time.time(), -1
     for k in range(views.count):
         for start in range(0, views.n, batch_size):
@@ -167,7 +167,7 @@ def dump_teacher_outputs(teacher, x, logits_path, features_path, batch_size=1000
     with files.atomic_path(logits_path) as logits_tmp, files.atomic_path(features_path) as features_tmp, \
             open(logits_tmp, "wb") as logits, open(features_tmp, "wb") as features:
         # plain appends, not a memory map: written pages do not pile up in this process's memory
-        for f, shape, dtype in ((logits, (n, data.NUM_CLASSES), np.float32),
+        for f, shape, dtype in ((logits, (n, NUM_CLASSES), np.float32),
                                 (features, (n, models.TEACHER_FEATURES), np.dtype(features_dtype))):
             np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                                                      "fortran_order": False, "shape": shape})

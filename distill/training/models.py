@@ -10,11 +10,11 @@
 All output logits (no softmax): the losses apply their own temperature.
 """
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from distill.core.names import ARCHS, CNN, HEAD, MLP, SEP, TEACHER, widths_problem
-from distill.data import NUM_CLASSES
+from distill.core.names import ARCHS, CNN, HEAD, MLP, NUM_CLASSES, SEP, TEACHER, widths_problem
 
 INPUT_SHAPE = (28, 28, 1)
 FEATURES_LAYER = "features"  # the teacher's flattened conv output, 9216 values after MaxPool
@@ -150,3 +150,29 @@ def deployed_params(arch, model):
 def student_params(arch, widths):
     """deployed_params of a student not built yet (e.g. one the seed reported)."""
     return deployed_params(arch, student(arch, tuple(widths)))
+
+
+def prunable_layers(model):
+    """The layers whose kernels pruning and weight sharing act on: every trainable Dense and Conv2D."""
+    return [layer for layer in model.layers
+            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and layer.trainable]
+
+
+def prunable(model):
+    """The kernels pruning acts on (not biases or BatchNorm)."""
+    return [layer.kernel for layer in prunable_layers(model)]
+
+
+def sparsity(model):
+    """Share of exact zeros over the prunable kernels."""
+    kernels = [np.asarray(k) for k in prunable(model)]
+    return float(sum((k == 0).sum() for k in kernels) / sum(k.size for k in kernels))
+
+
+def deployable(arch, student, teacher=None):
+    """The model a user ships: a `head` student needs the teacher's conv layers in front of it."""
+    if arch != HEAD:
+        return student
+    stack = [keras.Input(INPUT_SHAPE)] + [teacher.get_layer(name) for name in TRUNK]
+    stack += [layer for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
+    return keras.Sequential(stack, name=f"{HEAD}_deployable")
