@@ -3,7 +3,7 @@
 In a clone of this repository that shares its DVC cache (so the upstream stages are checked out,
 not run), the named grid points (stages or stage groups; default: sweep and sweep_mlp) are rerun
 with `dvc repro -s -f` one after another, then all together with `python -m distill.fanout run
---workers N --force`. It checks that both give the same dvc.lock entries (wall-clock files aside),
+--workers N --force`. It checks that both give the same dvc.lock entries,
 reports both times and the speed-up, projects the whole default run with workers from the full
 run's stage times in the results, and adds all that under "grid" (the rest of the file stays).
 """
@@ -48,7 +48,7 @@ def measure(points, workers, out, kept):
             each[stage] = round(time.time() - began, 1)
             print(f"  {stage:32s} {each[stage]:7.1f}s", flush=True)
         serial = round(time.time() - serial, 1)
-        serial_lock = fanout.lock_without_clock((repo / "dvc.lock").read_text(), stages)
+        serial_lock = fanout.lock_entries((repo / "dvc.lock").read_text(), stages)
         print(f"2. {workers} workers: `python -m distill.fanout run --workers {workers} --force`")
         began = time.time()
         r = subprocess.run([sys.executable, "-m", "distill.fanout", "run", "--workers", str(workers), "--force",
@@ -56,7 +56,7 @@ def measure(points, workers, out, kept):
         if r.returncode:
             sys.exit("the fan-out failed")
         parallel = round(time.time() - began, 1)
-        same = fanout.lock_without_clock((repo / "dvc.lock").read_text(), stages) == serial_lock
+        same = fanout.lock_entries((repo / "dvc.lock").read_text(), stages) == serial_lock
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     speedup = round(serial / parallel, 3)

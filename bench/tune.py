@@ -3,8 +3,8 @@
     python bench/tune.py <arch> <hidden> <loss> [--set key=v1,v2 ...] [--seeds 0,1] [--prune S:E ...]
                          [--out bench/tuning.json]
 
-e.g.  python bench/tune.py cnn 8-16-16-32 kd --set temperature=2,4,8 --set alpha=0.5,0.9
-      python bench/tune.py cnn 8-16-16-32 kd --prune 0.3:2 --prune 0.5:2   # sparsity:fine-tuning epochs
+e.g.  python bench/tune.py mlp 64 kd --set temperature=2,4,8 --set alpha=0.5,0.9
+      python bench/tune.py head 6 kd --prune 0.3:2 --prune 0.5:2   # sparsity:fine-tuning epochs
 
 Run in the project's root after `dvc repro teacher_outputs` (it reads data/mnist.npz and the cached
 teacher outputs, as a grid point does). Starting from sweep.<arch>.train in params.yaml, it trains
@@ -74,6 +74,9 @@ def main():
             key, _, values = item.partition("=")
             settings[key] = [parse_value(v) for v in values.split(",") if v]
         seeds = [int(s) for s in args.seeds.split(",")]
+        if args.arch not in sweep.families:
+            raise P.ParamsError(f"params.yaml: sweep.{args.arch}: no such grid (sweep has "
+                                f"{', '.join(sweep.families)}); its train settings are where tuning starts")
         runs = variants(dataclasses.replace(sweep.families[args.arch].train, seeds=seeds), settings)
         compress = P.section("compress", CompressConfig)
         check = {f.name: f.metadata["check"] for f in dataclasses.fields(compress)}

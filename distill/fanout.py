@@ -160,22 +160,13 @@ def _invert(edges):
     return out
 
 
-def on_the_clock(path):
-    """Whether an output holds wall-clock figures, which differ on every run: a stage's timing file,
-    or a compress record in full (its latencies)."""
-    from distill.core import paths
-
-    return path.startswith(paths.TIMING + "/") or path == paths.compress_full_record(Path(path).stem)
-
-
-def lock_without_clock(text, stages=None):
-    """dvc.lock's entries (of `stages`, or all), without the outputs on_the_clock: what two runs that
-    made the same files agree on."""
+def lock_entries(text, stages=None):
+    """dvc.lock's entries (of `stages`, or all): what two runs that made the same files agree on, since
+    no output DVC hashes holds a wall-clock figure."""
     import yaml
 
     lock = yaml.safe_load(text)["stages"]
-    return {s: {**lock[s], "outs": [o for o in lock[s].get("outs", []) if not on_the_clock(o["path"])]}
-            for s in (lock if stages is None else stages)}
+    return {s: lock[s] for s in (lock if stages is None else stages)}
 
 
 def _bare(name):

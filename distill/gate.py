@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from distill.compression.config import CompressConfig, DeepCompressConfig, deep_record
+from distill.compression.config import CompressConfig, DeepCompressConfig
 from distill.core import names, paths, runtime
 from distill.core import params as P
 from distill.training.config import sweep_spec
@@ -65,7 +65,7 @@ def gated(path=P.PARAMS_FILE):
     out = [(paths.TEACHER_RECORD, "accuracy"), (paths.STUDENT_RECORD, "accuracy")]
     out += [(paths.sweep_record(s.name), "accuracy") for s in sweep.specs() if s.arch in names.STANDALONE]
     out += [(paths.compress_record(n), "accuracy") for n in (names.TEACHER, *compress.students)]
-    out += [(deep_record(n), "accuracy") for n in deep.subjects]
+    out += [(paths.deep_record(n), "accuracy") for n in deep.subjects]
     return out
 
 

@@ -1,6 +1,6 @@
 """Stage gather_<family>@<hidden> of the study (study/dvc.yaml): one network's seeds, gathered.
 
-    PYTHONPATH=.. python -m stages.gather <arch> <hidden>      e.g. sep 8-24-2  (in study/)
+    PYTHONPATH=.. python -m stages.study_gather <arch> <hidden>      e.g. sep 8-24-2  (in study/)
 
 Reads params: study.<arch>.loss, .epochs and .seeds, and metrics/seeds/<network>/ (what each seed
 stage wrote). For each loss and schedule: mean, sample std and min over the seeds of validation and
@@ -20,7 +20,7 @@ from distill.study import config as S
 
 def main(argv):
     if len(argv) != 2:
-        raise P.ParamsError(f"usage: python -m stages.gather <arch> <hidden>, got {argv}")
+        raise P.ParamsError(f"usage: python -m stages.study_gather <arch> <hidden>, got {argv}")
     arch, hidden = argv
     cfg = S.load()
     widths = S.point(cfg, arch, hidden)

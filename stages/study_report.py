@@ -12,7 +12,7 @@ accuracy_vs_bytes.png, frontier.csv), all git-tracked and none a DVC metric: the
 `dvc metrics show` stays the default pipeline's.
 """
 
-from distill.compression.config import DeepCompressConfig, deep_full_record
+from distill.compression.config import DeepCompressConfig
 from distill.core import names, paths
 from distill.core import params as P
 from distill.core.stage import run
@@ -35,7 +35,7 @@ def main():
                 for arch, widths in study.networks()]
     if not networks:
         raise P.ParamsError(f"{P.PARAMS_FILE}: {S.SECTION}: no network on any family's grid")
-    deep = [files.read_record(deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
+    deep = [files.read_record(paths.deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
     teacher_tflite = files.read_record(paths.compress_full_record(names.TEACHER), names.TFLITE_KINDS)
     rows = R.artifacts([], teacher_tflite, deep)
     summary = SR.summarize(teacher, networks, cfg.targets, cfg.budgets, cfg.kd_goal, rows, deep, cfg.file_target)

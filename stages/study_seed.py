@@ -1,15 +1,17 @@
 """Stage <family>@<hidden>-<loss>-<epochs>-<seed> of the study (study/dvc.yaml): one seed of one
 student at one schedule.
 
-    PYTHONPATH=.. python -m stages.seed <arch> <hidden> <loss> <epochs> <seed>   e.g. sep 8-24-2 kd 36 0  (in study/)
+    PYTHONPATH=.. python -m stages.study_seed <arch> <hidden> <loss> <epochs> <seed>   (in study/)
+    e.g. sep 8-24-2 kd 36 0
 
 Reads params: study (the point, the schedule and the seed must be on the grid of study.<arch>; it
 trains with study.<arch>.train for <epochs> epochs). Trains that one seed from the cached teacher
 outputs (students.train_student with seeds [seed]) and writes small files that git tracks:
   data/students/<name>-e<epochs>/seed-<seed>.keras                    the model (what deep_compress reads)
+  data/students/<name>-e<epochs>/seed-<seed>.provenance.json          what it trained on, its recipe, its seed
   metrics/seeds/<network>/<loss>-e<epochs>-seed-<seed>.json           its record (one seed)
   metrics/seeds/<network>/<loss>-e<epochs>-seed-<seed>-{val,test}.npy its predicted classes, int8
-  metrics/timing/<name>-e<epochs>-seed-<seed>.json                    wall-clock, read by no stage
+and, untracked, metrics/timing/<name>-e<epochs>-seed-<seed>.json (wall-clock, read by no stage).
 Each seed is its own stage, so adding a seed or a schedule to study.<arch> trains only what is new.
 """
 import sys
@@ -22,7 +24,7 @@ from distill.study import config as S
 
 def main(argv):
     if len(argv) != 5:
-        raise P.ParamsError(f"usage: python -m stages.seed <arch> <hidden> <loss> <epochs> <seed>, got {argv}")
+        raise P.ParamsError(f"usage: python -m stages.study_seed <arch> <hidden> <loss> <epochs> <seed>, got {argv}")
     arch, hidden, loss, epochs, seed = argv
     cfg = S.load()
     spec = names.StudentSpec(arch, S.point(cfg, arch, hidden, loss), loss)

@@ -1,4 +1,4 @@
-"""Stage sweep (and sweep_mlp, sweep_cnn): one grid point of a student family.
+"""Stage sweep (and sweep_mlp): one grid point of a student family.
 
     python -m stages.sweep <arch> <hidden> <loss>      e.g. head 6 kd, cnn 8-16-32 hard
 

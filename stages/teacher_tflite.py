@@ -1,8 +1,9 @@
 """Stage teacher_tflite: the teacher as TFLite files, the reference every compressed student is held to.
 
 Writes data/compressed/teacher.tflite (float32) and teacher-int8.tflite, and data/compressed/teacher.json
-with their bytes, accuracy and ms per image at batch 1, measured by running the files in LiteRT's
-interpreter (metrics/compress/teacher.json: the int8 file's accuracy and bytes, the params).
+with their bytes and accuracy, measured by running the files in LiteRT's interpreter
+(metrics/compress/teacher.json: the int8 file's accuracy and bytes, the params); ms per image at batch
+1 goes to the untracked metrics/timing/teacher_tflite.json.
 Reads params: compress (calibration_images, threads, repeats_batch1, seed).
 """
 from distill.compression.config import CompressConfig

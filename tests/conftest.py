@@ -83,3 +83,15 @@ def files_under(folder):
     """Every file below `folder`, relative: to check a failed stage wrote nothing."""
     folder = Path(folder)
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def shrink_upstream(params, mirror, files, train, test, val):
+    """The shrunk pipelines' upstream (both share it): MNIST from `mirror` (the first `train`/`test`
+    images, `val` of them held out; all of them when `files` pins a made-up dataset), 2 views, a
+    one-epoch teacher."""
+    f = params["fetch"]
+    f.update(sources=["mirror"], mirror=str(mirror), train_images=train, test_images=test, validation_images=val)
+    if files:
+        f.update(files=files, train_images=None, test_images=None)
+    params["views"].update(count=2)
+    params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)

@@ -1,11 +1,11 @@
 """dvc.yaml against the code it runs, so DVC never keeps a stale result.
 
-- Every stage (matrix points included) lists in its `deps` exactly the project modules its command
-  runs: the stage script and, transitively, every module of ours it imports, at the top or inside
-  a function. A missing module means an edit to it would not rerun the stage; an extra one means
-  needless reruns.
+- Every stage of both pipelines (matrix points included) lists in its `deps` exactly the code its
+  command runs: the stage script, distill/__init__.py and every subpackage of distill/ it imports,
+  transitively, at the top or inside a function. A missing one means an edit would not rerun the
+  stage; an extra one means needless reruns.
 - No stage script imports another stage script.
-- The files dvc.yaml names are the ones distill/paths.py names.
+- The files dvc.yaml names are the ones distill/core/paths.py names.
 """
 import ast
 import os
@@ -17,7 +17,6 @@ import pytest
 from conftest import ROOT
 
 from distill import data
-from distill.compression import config as recipe
 from distill.core import names, paths
 from distill.results.config import TUNING
 from distill.training import provenance
@@ -235,7 +234,7 @@ def _expected_outs(stage, module, args):
         return {paths.tflite(name, k) for k in kinds} | {paths.compress_full_record(name), paths.compress_record(name)}
     if module == "stages.deep_compress":
         (name,) = args
-        return {recipe.deep_dir(name), recipe.deep_record(name)}
+        return {paths.deep_dir(name), paths.deep_record(name)}
     if module == "stages.evaluate":
         return {paths.SUMMARY, paths.REPORT, paths.PLOTS}
     raise AssertionError(f"stage {stage}: {module} is not known to this test; add what it writes")
@@ -245,7 +244,25 @@ def _expected_outs(stage, module, args):
 def test_stage_outs_are_the_paths_module_names(stage):
     cmd, _, outs = STAGES[stage]
     module, args = _command(cmd)
-    assert set(outs) == _expected_outs(stage, module, args), f"stage {stage}: dvc.yaml and distill/paths.py disagree"
+    assert set(outs) == _expected_outs(stage, module, args), f"stage {stage}: dvc.yaml and core/paths.py disagree"
+
+
+def test_no_output_of_either_pipeline_holds_a_clock():
+    """Wall-clock figures (metrics/timing/) are written beside the results but hashed by nothing: an output
+    that held one would differ on every rerun, so its stage and everything downstream would rerun too."""
+    import subprocess
+
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        outs = {os.path.normpath(Path(s.dvcfile.path).parent.relative_to(ROOT) / o.def_path)
+                for s in repo.index.stages for o in s.outs}
+    timing = [o for o in outs if re.search(rf"(^|/){paths.TIMING}/", o)]
+    assert not timing, f"outputs that hold wall-clock figures: {timing}"
+    for folder in (paths.TIMING, f"study/{paths.TIMING}"):
+        probe = f"{folder}/probe.json"
+        ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", probe], cwd=ROOT).returncode == 0
+        assert ignored, f"{probe} would be tracked by git: the timing files must stay out of commits"
 
 
 def test_every_data_dep_is_another_stages_output():

@@ -207,19 +207,9 @@ def test_readers_invert_the_graph_once(plan):
     assert p.readers == {"a": ["b", "c"], "b": ["c"], "c": []}
 
 
-def test_lock_without_clock_drops_only_the_wall_clock_outputs():
-    from distill.core import paths
-
-    def out(path):
-        return {"path": path, "md5": "x"}
-
-    text = yaml.safe_dump({"schema": "2.0", "stages": {
-        "compress@s": {"cmd": "c", "outs": [out(paths.tflite("s", "int8")), out(paths.compress_full_record("s")),
-                                            out(paths.compress_record("s"))]},
-        "student": {"cmd": "s", "outs": [out(paths.student_dir("student")), out(paths.timing("student"))]},
-        "fetch": {"cmd": "f"}}})
-    lock = fanout.lock_without_clock(text)
-    assert [o["path"] for o in lock["compress@s"]["outs"]] == [paths.tflite("s", "int8"), paths.compress_record("s")]
-    assert [o["path"] for o in lock["student"]["outs"]] == [paths.student_dir("student")]
-    assert lock["fetch"] == {"cmd": "f", "outs": []}
-    assert list(fanout.lock_without_clock(text, ["student"])) == ["student"]
+def test_lock_entries_are_the_lock_s_stages():
+    text = yaml.safe_dump({"schema": "2.0", "stages": {"student": {"cmd": "s", "outs": [{"path": "a", "md5": "x"}]},
+                                                       "fetch": {"cmd": "f"}}})
+    assert fanout.lock_entries(text) == {"student": {"cmd": "s", "outs": [{"path": "a", "md5": "x"}]},
+                                         "fetch": {"cmd": "f"}}
+    assert list(fanout.lock_entries(text, ["student"])) == ["student"]

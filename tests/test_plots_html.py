@@ -162,9 +162,10 @@ def live_tables(dest):
         folder = dest / entry
         if entry.startswith("metrics/live/") and not folder.is_dir():
             folder.mkdir(parents=True)
-            for metric, values in {"accuracy": (0.91, 0.96, 0.97), "val_accuracy": (0.95, 0.97, 0.98),
-                                   "loss": (0.4, 0.15, 0.1), "val_loss": (0.2, 0.1, 0.08)}.items():
-                rows = [f"step\t{metric}"] + [f"{step}\t{v}" for step, v in enumerate(values)]
+            for metric, values in {"train/accuracy": (0.91, 0.96, 0.97), "eval/accuracy": (0.95, 0.97, 0.98),
+                                   "train/loss": (0.4, 0.15, 0.1), "eval/loss": (0.2, 0.1, 0.08)}.items():
+                rows = [f"step\t{metric.split('/')[1]}"] + [f"{step}\t{v}" for step, v in enumerate(values)]
+                (folder / f"{metric}.tsv").parent.mkdir(parents=True, exist_ok=True)
                 (folder / f"{metric}.tsv").write_text("\n".join(rows) + "\n")
 
 
@@ -264,7 +265,8 @@ def test_the_curves_and_every_shipped_file_are_drawn(shown):
     ids = set(declared_plots(project))
     for curves in ("metrics/live/teacher/plots/metrics", "metrics/live/student/seed-0/plots/metrics"):
         drawn = {i for i in ids if i.startswith(dom_id(curves))}
-        assert {dom_id(f"{curves}/{m}.tsv") for m in ("accuracy", "val_accuracy")} <= drawn, (curves, sorted(ids))
+        tables = {dom_id(f"{curves}/{m}.tsv") for m in ("train/accuracy", "eval/accuracy")}
+        assert tables <= drawn, (curves, sorted(ids))
     with open(project / "metrics/plots/artifacts.csv", newline="") as f:
         shipped = {row["name"] for row in csv.DictReader(f)}
     assert {"teacher.tflite", "teacher-int8.tflite", "student-int8.tflite"} <= shipped

@@ -1,4 +1,4 @@
-"""distill/runtime.py: TensorFlow's thread count comes from params, is set before TensorFlow starts,
+"""distill/core/runtime.py: TensorFlow's thread count comes from params, is set before TensorFlow starts,
 and a bad value is refused in one line before any work."""
 import os
 import subprocess
@@ -12,10 +12,10 @@ from distill.core.params import ParamsError
 
 PROBE = '''
 import os, sys
-import distill
+from distill.core.stage import run
 
 def main():
-    import tensorflow as tf  # after distill.run has read params: TensorFlow starts with the pinned pools
+    import tensorflow as tf  # after run() has read params: TensorFlow starts with the pinned pools
     threading = tf.config.threading
     print(os.environ["TF_NUM_INTRAOP_THREADS"], os.environ["TF_NUM_INTEROP_THREADS"],
           threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())
@@ -23,7 +23,7 @@ def main():
     x = tf.constant(np.ones((64, 64), np.float32))
     print(float(tf.reduce_sum(tf.matmul(x, x))))
 
-distill.run(main)
+run(main)
 '''
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, make_dataset
+from conftest import ROOT, make_dataset, shrink_upstream
 from scipy.stats import binomtest
 from test_dvc_yaml import _expected_outs as root_expected_outs
 
@@ -385,12 +385,7 @@ def ran(output):
 
 
 def shrink(params, mirror, files=None):
-    f = params["fetch"]
-    f.update(sources=["mirror"], mirror=str(mirror), train_images=700, test_images=300, validation_images=200)
-    if files:
-        f.update(files=files, train_images=None, test_images=None)
-    params["views"].update(count=2)
-    params["teacher"].update(epochs=1, batch_size=64, warmup_epochs=0)
+    shrink_upstream(params, mirror, files, train=700, test=300, val=200)
     s = params["study"]
     s["sep"].update(hidden=["2-4-1"], loss=["kd", "hard"], epochs=[1], seeds=[0, 1])
     s["sep"]["train"].update(batch_size=64)
@@ -446,7 +441,7 @@ def test_shrunk_study_end_to_end(shrunk, tmp_path):
     assert [b["params"] for b in summary["goals"]["budgets"]] == [2000, 1000, 500]
     assert [d["name"] for d in summary["deep_compressed"]] == ["teacher", "sep-2-4-1-kd-e1"]
     assert summary["chosen"] == {"sep-2-4-1": {"kd": 1, "hard": 1}} and len(summary["gain_curve"]) == 1
-    dcz = repo.path / "study" / recipe.deep_dir("sep-2-4-1-kd-e1")
+    dcz = repo.path / "study" / paths.deep_dir("sep-2-4-1-kd-e1")
     assert {"seed-0.dcz", "seed-1.dcz"} <= {p.name for p in dcz.iterdir()}
     for name in ("frontier.png", "kd_gain.png", "gain_curve.png", "accuracy_vs_bytes.png"):
         assert (repo.path / "study" / "metrics" / "plots" / name).read_bytes()[:4] == b"\x89PNG"

@@ -7,7 +7,7 @@ network a file decodes into is named without the loss (`teacher`, `cnn-8-16-16-3
 """
 from dataclasses import dataclass
 
-from distill.core import names, paths
+from distill.core import names
 from distill.core import params as P
 
 # the layer kinds a recipe sets sparsity and codebook bits for: Conv2D kernels, hidden Dense kernels,
@@ -18,25 +18,6 @@ MAX_BITS = 8  # codebook indices are coded as bytes
 # what the fine-tunings run on: the plain training images, or what the subject trained on (the cached views
 # when it trained with `augment`, else the plain images); chosen on validation per recipe (docs/deep-compression.md)
 FINETUNE_ON = PLAIN, TRAINED = ("plain", "trained")
-
-# this stage's files; the pipeline's other paths are in paths.py, a dependency of every training stage
-DEEP_COMPRESSED, DEEP_RECORDS = "data/deep_compressed", "metrics/deep_compress"
-
-
-def deep_dir(subject):
-    """data/deep_compressed/<subject>/: teacher.dcz, or seed-<seed>.dcz for each seed of a student."""
-    return f"{DEEP_COMPRESSED}/{subject}"
-
-
-def deep_record(subject):
-    """metrics/deep_compress/<subject>.json: the record's names.HEADLINE_KEYS (what dvc.yaml declares)."""
-    return f"{DEEP_RECORDS}/{subject}.json"
-
-
-def deep_full_record(subject):
-    """data/deep_compressed/<subject>/record.json: the record in full, in the folder DVC caches."""
-    return f"{deep_dir(subject)}/{paths.RECORD_FILE}"
-
 
 @dataclass(frozen=True)
 class Recipe:

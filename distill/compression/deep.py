@@ -19,7 +19,7 @@ import numpy as np
 
 from distill import Error, data
 from distill.compression import codec, sharing, tflite
-from distill.compression.config import TRAINED, deep_dir, deep_record, network_name
+from distill.compression.config import TRAINED, network_name
 from distill.core import files, names, paths
 from distill.data import views
 from distill.training import loop, losses, models, provenance, scores, students
@@ -70,7 +70,7 @@ def compress(name, cfg):
         return round(scores.accuracy(loop.predict(model, x), y), 6)
 
     network = network_name(name)
-    runs, seconds, folder = [], {}, deep_dir(name)
+    runs, seconds, folder = [], {}, paths.deep_dir(name)
     with files.atomic_dir(folder) as tmp:
         for seed, model in subjects:
             label = f"deep_compress {name}" + ("" if seed is None else f" seed {seed}")
@@ -112,7 +112,7 @@ def compress(name, cfg):
         record = summary(name, network, subjects, runs, recipe, cfg.floats, teacher_bytes)
         files.write_json(tmp / paths.RECORD_FILE, record)  # the full record, cached with the files it describes
 
-    files.write_json(deep_record(name), names.headline(record))
+    files.write_json(paths.deep_record(name), names.headline(record))
     print(f"deep_compress: {name}: {record['bytes']:,} bytes, {record['x_smaller']:,.1f}x smaller than the "
           f"teacher's float32 file; test {record['accuracy_before']:.4f} -> {record['accuracy']:.4f} "
           f"(mean of {len(runs)})")

@@ -200,14 +200,21 @@ def load_npz(path):
 
 
 def load_model(path, compile=True):
-    """A Keras model from a .keras file. A compiled student needs distill.losses imported first:
-    it registers the losses and metrics the file names."""
+    """A Keras model from a .keras file, compiled with the loss and metrics it was saved with (a student
+    needs distill.training.losses imported first: it registers them) and a fresh optimizer: whatever
+    fine-tunes a loaded model compiles its own, so the saved optimizer state is never restored."""
     path = Path(path)
     if not path.is_file():
         raise missing(path)
     import keras
 
     try:
-        return keras.models.load_model(path, compile=compile)
+        model = keras.models.load_model(path, compile=False)
+        if compile:
+            with zipfile.ZipFile(path) as zf:
+                config = json.loads(zf.read("config.json")).get("compile_config")
+            if config:
+                model.compile_from_config(config)
+        return model
     except Exception as e:  # Keras raises many types for a damaged file: zip, HDF5, JSON, config errors
         raise unreadable(path, "Keras model", e) from None

@@ -16,22 +16,20 @@ VIEW_LOGITS = f"{TEACHER_OUTPUTS}/views_logits.npy"  # float32 (K, n, 10): the t
 OUTPUT_KINDS = ("logits", "features")  # what teacher_outputs caches per split
 STUDENTS = f"{DATA}/students"
 COMPRESSED = f"{DATA}/compressed"
+DEEP_COMPRESSED = f"{DATA}/deep_compressed"
 
 HEADLINE = "student"  # the headline student's file stem: data/students/student.keras
 # Each stage's record in two files: the whole of it beside the model (DVC-cached: TEACHER_FULL_RECORD,
-# student_full_record, compress_full_record, recipe.deep_full_record), and its names.HEADLINE_KEYS in
+# student_full_record, compress_full_record, deep_full_record), and its names.HEADLINE_KEYS in
 # the metrics file below that dvc.yaml declares, so `dvc metrics show` lists a few columns, not hundreds.
 TEACHER_FULL_RECORD = f"{DATA}/teacher.json"
 TEACHER_RECORD = f"{METRICS}/teacher.json"
 STUDENT_RECORD = f"{METRICS}/{HEADLINE}.json"
 STUDENT_PREDICTIONS = f"{METRICS}/student_predictions.csv"
-SWEEP_RECORDS = f"{METRICS}/sweep"
-COMPRESS_RECORDS = f"{METRICS}/compress"
-TIMING = f"{METRICS}/timing"
-LIVE = f"{METRICS}/live"
-SUMMARY = f"{METRICS}/summary.json"
-REPORT = f"{METRICS}/report.md"
-PLOTS = f"{METRICS}/plots"
+SWEEP_RECORDS, COMPRESS_RECORDS, DEEP_RECORDS = (f"{METRICS}/{s}" for s in ("sweep", "compress", "deep_compress"))
+SUMMARY, REPORT, PLOTS = f"{METRICS}/summary.json", f"{METRICS}/report.md", f"{METRICS}/plots"  # evaluate's
+LIVE = f"{METRICS}/live"  # dvclive's per-epoch tables (DVC-cached)
+TIMING = f"{METRICS}/timing"  # wall-clock figures: neither a DVC output nor tracked by git
 
 
 def teacher_outputs(split, kind):
@@ -86,8 +84,23 @@ def compress_record(name):
 
 
 def compress_full_record(name):
-    """data/compressed/<name>.json: the compress (or teacher_tflite) record in full, latencies included."""
+    """data/compressed/<name>.json: the compress (or teacher_tflite) record in full."""
     return f"{COMPRESSED}/{name}.json"
+
+
+def deep_dir(subject):
+    """data/deep_compressed/<subject>/: teacher.dcz, or seed-<seed>.dcz for each seed of a student, and
+    record.json, the record in full (deep_full_record)."""
+    return f"{DEEP_COMPRESSED}/{subject}"
+
+
+def deep_record(subject):
+    """metrics/deep_compress/<subject>.json: the record's names.HEADLINE_KEYS (what dvc.yaml declares)."""
+    return f"{DEEP_RECORDS}/{subject}.json"
+
+
+def deep_full_record(subject):
+    return f"{deep_dir(subject)}/{RECORD_FILE}"
 
 
 def tflite(name, kind):

@@ -1,7 +1,6 @@
 """The default pipeline's evaluate: every record gathered -> metrics/summary.json, metrics/report.md,
 metrics/plots/. Everything is read and checked before anything is written."""
 from distill import data
-from distill.compression.config import deep_full_record
 from distill.core import files, names, paths
 from distill.results import plots
 from distill.results import report as R
@@ -21,7 +20,7 @@ def evaluate(cfg, sweep, compress, deep_cfg):
     records = [files.read_record(paths.student_full_record(spec.name), STUDENT_KEYS) for spec in sweep.specs()]
     compressed = [files.read_record(paths.compress_full_record(name), COMPRESS_KEYS) for name in compress.students]
     teacher_tflite = files.read_record(paths.compress_full_record(names.TEACHER), ("name", *names.TFLITE_KINDS))
-    deep = [files.read_record(deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
+    deep = [files.read_record(paths.deep_full_record(name), DEEP_KEYS) for name in deep_cfg.subjects]
     actual, predicted = evaluation.read_predictions(paths.STUDENT_PREDICTIONS)
     curves = {names.TEACHER: plots.read_live(paths.live(names.TEACHER)),
               f"student {student['name']} (seed {student['seeds'][0]})":

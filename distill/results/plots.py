@@ -222,6 +222,7 @@ def training_curves(curves, path):
     for ax, title in zip(axes, ("training loss (each run's own loss)", "accuracy: validation (solid), training")):
         ax.set_xlabel("epoch")
         ax.set_title(title)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a run without that curve leaves its panel empty
+            ax.legend(fontsize=8)
     axes[0].set_yscale("log")
     _save(fig, path)

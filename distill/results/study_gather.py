@@ -3,7 +3,7 @@ one record (the shape evaluation.student_record gives, so report.py's tables tak
 schedule validation chooses; the paired tests of each distillation loss (kd, dkd) against labels only
 (hard) at the chosen schedules, and at each schedule both trained (the gain curve).
 
-Kept apart from study.py (which every seed stage runs) so that editing this reruns the gather
+Kept apart from distill/study/ (which every seed stage runs) so that editing this reruns the gather
 stages only, never a trained seed.
 """
 import numpy as np

@@ -1,15 +1,16 @@
 """The research study (study/dvc.yaml, study/params.yaml): its `study` params section and its files.
 
 The study trains the standalone families (sep, cnn, mlp) at several schedules, one DVC stage per
-(network, loss, epochs, seed): `stages/seed.py` trains one seed for one schedule, `stages/gather.py`
+(network, loss, epochs, seed): `stages/study_seed.py` trains one seed for one schedule, `stages/study_gather.py`
 gathers a network's seeds, `stages/study_report.py` writes the summary, report and plots. Seeds and
 schedules (`epochs`) sit beside `train`, not in it, so adding a seed or a schedule changes no params a
-trained seed depends on: only the new stages run. Validation chooses each network's schedule per loss (gather.py).
+trained seed depends on: only the new stages run. Validation chooses each network's schedule per
+loss (distill/results/study_gather.py).
 
 Every stage of the study runs inside study/, so these paths (like those of paths.py) are relative to
 study/. Import-light (no TensorFlow): params are checked before any work starts. Editing this file
-reruns every seed stage of the study: what only gathering or the report need lives in gather.py and
-study_report.py.
+reruns every seed stage of the study: what only gathering or the report need lives in distill/results/
+(study_gather.py and study_report.py).
 """
 import dataclasses
 from dataclasses import dataclass

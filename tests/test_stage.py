@@ -1,4 +1,4 @@
-"""distill.run: a user's error is one line `stage: error: ...`; TensorFlow's start-up lines are dropped."""
+"""distill.core.stage.run: a user's error is one line `stage: error: ...`; TensorFlow's start-up lines are dropped."""
 import os
 import subprocess
 import sys
@@ -7,8 +7,8 @@ from conftest import ROOT
 
 STAGE = '''
 import os, sys
-import distill
-from distill.files import InputError
+from distill.core.files import InputError
+from distill.core.stage import run
 
 def main():
     os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
@@ -21,7 +21,7 @@ def main():
     print("epoch 1/1", file=sys.stderr, flush=True)
     raise InputError(sys.argv[1])
 
-distill.run(main)
+run(main)
 '''
 
 
