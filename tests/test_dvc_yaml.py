@@ -247,6 +247,23 @@ def test_stage_outs_are_the_paths_module_names(stage):
     assert set(outs) == _expected_outs(stage, module, args), f"stage {stage}: dvc.yaml and core/paths.py disagree"
 
 
+def test_every_artifact_is_a_stage_output_a_user_ships():
+    """dvc.yaml's `artifacts:` (what `dvc artifacts get` and model registries see): each is a file or folder
+    some stage writes, and together they are the teacher, its .tflite files, the headline's and the .dcz."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        artifacts = repo.artifacts.read()["dvc.yaml"]
+    produced = {o for _, _, outs in STAGES.values() for o in outs}
+    for name, artifact in artifacts.items():
+        assert artifact.path in produced, f"artifact {name}: {artifact.path} is no stage's output"
+        assert artifact.type == "model" and artifact.desc, name
+    paths_ = {a.path for a in artifacts.values()}
+    assert {paths.TEACHER_MODEL, paths.tflite(names.TEACHER, names.FLOAT32), paths.tflite(names.TEACHER, names.INT8),
+            paths.tflite(paths.HEADLINE, names.INT8)} <= paths_
+    assert any(p.startswith(paths.DEEP_COMPRESSED + "/") for p in paths_)
+
+
 def test_no_output_of_either_pipeline_holds_a_clock():
     """Wall-clock figures (metrics/timing/) are written beside the results but hashed by nothing: an output
     that held one would differ on every rerun, so its stage and everything downstream would rerun too."""
