@@ -440,7 +440,7 @@ def report(summary, records, compressed=(), teacher_tflite=None, trial_rows=(), 
             lines += ["### Deep Compression step by step (validation chose the recipes; test read once at the end)",
                       "", deep_table(deep), ""]
         if compressed:
-            lines += ["### Pruned .tflite files: gzip and speed", "", compress_table(compressed, teacher_tflite), ""]
+            lines += ["### Pruned .tflite files: bytes and gzip", "", compress_table(compressed, teacher_tflite), ""]
     if trial_rows:
         lines += ["## What was tried on validation (bench/tune.py, bench/tuning.json)", "",
                   "Each row trained on the training split and was scored on the validation split only.", "",
