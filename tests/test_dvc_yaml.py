@@ -79,23 +79,27 @@ def runs(module):
 
 def root_stages(repo):
     """The stages of the root dvc.yaml: DVC's index also holds study/dvc.yaml's (tests/test_study.py)."""
-    from pathlib import Path
-
     return [s for s in repo.index.stages if Path(s.dvcfile.path).resolve() == ROOT / "dvc.yaml"]
 
 
-def _stages():
-    """{stage: (cmd, file deps, outs)} as DVC itself reads dvc.yaml, matrix points expanded."""
+def _pipelines():
+    """{<dvc.yaml path>:<stage>: (cmd, file deps, outs)} for both pipelines as DVC itself reads them, matrix
+    points expanded, paths relative to the project's root."""
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
 
     with Repo(str(ROOT)) as repo:
-        return {s.addressing: (s.cmd, [d.def_path for d in s.deps if not isinstance(d, ParamsDependency)],
-                               [o.def_path for o in s.outs])
-                for s in root_stages(repo)}
+        out = {}
+        for s in repo.index.stages:
+            wdir = Path(s.dvcfile.path).resolve().parent.relative_to(ROOT)
+            out[f"{wdir / 'dvc.yaml'}:{s.addressing.split(':')[-1]}"] = (
+                s.cmd, [os.path.normpath(wdir / d.def_path) for d in s.deps if not isinstance(d, ParamsDependency)],
+                [os.path.normpath(wdir / o.def_path) for o in s.outs])
+        return out
 
 
-STAGES = _stages()
+PIPELINES = _pipelines()
+STAGES = {k.split(":", 1)[1]: v for k, v in PIPELINES.items() if k.startswith("dvc.yaml:")}  # the root's
 
 
 def _command(cmd):
@@ -120,21 +124,7 @@ def code_deps(module):
     return out
 
 
-def _both_pipelines():
-    """{pipeline:stage: (cmd, deps relative to the root)} for dvc.yaml and study/dvc.yaml."""
-    from dvc.dependency.param import ParamsDependency
-    from dvc.repo import Repo
-
-    with Repo(str(ROOT)) as repo:
-        out = {}
-        for s in repo.index.stages:
-            wdir = Path(s.dvcfile.path).resolve().parent.relative_to(ROOT)
-            out[f"{wdir / 'dvc.yaml'}:{s.addressing.split(':')[-1]}"] = (
-                s.cmd, [os.path.normpath(wdir / d.def_path) for d in s.deps if not isinstance(d, ParamsDependency)])
-        return out
-
-
-BOTH = _both_pipelines()
+BOTH = {k: (cmd, deps) for k, (cmd, deps, _) in PIPELINES.items()}  # both pipelines: (cmd, deps)
 
 
 def test_both_pipelines_are_checked():
@@ -269,11 +259,7 @@ def test_no_output_of_either_pipeline_holds_a_clock():
     that held one would differ on every rerun, so its stage and everything downstream would rerun too."""
     import subprocess
 
-    from dvc.repo import Repo
-
-    with Repo(str(ROOT)) as repo:
-        outs = {os.path.normpath(Path(s.dvcfile.path).parent.relative_to(ROOT) / o.def_path)
-                for s in repo.index.stages for o in s.outs}
+    outs = {o for _, _, outs in PIPELINES.values() for o in outs}
     timing = [o for o in outs if re.search(rf"(^|/){paths.TIMING}/", o)]
     assert not timing, f"outputs that hold wall-clock figures: {timing}"
     for folder in (paths.TIMING, f"study/{paths.TIMING}"):

@@ -4,6 +4,7 @@ import ast
 
 import pytest
 from conftest import ROOT
+from test_dvc_yaml import imports
 
 MAX_LEVELS = 6  # a module that imports nothing of ours is level 1; any other, one above its deepest import
 MAX_STAGE_LINES = 80
@@ -20,21 +21,15 @@ def _modules():
 MODULES = _modules()
 
 
-def imports_of(path, known):
-    """The modules of `known` that `path` imports anywhere in it, at the top or inside a function."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            out |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
-                    for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            raise AssertionError(f"{path.relative_to(ROOT)}: a relative import; the package imports absolutely")
-        elif isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-    return {m for m in out if m in known}
+NAMES = {path: module for module, path in MODULES.items()}
+# what each module imports, by the walk that proves the stages' deps (a package's __init__ counts too)
+GRAPH = {m: {NAMES[f] for f in imports(p) if f in NAMES} - {m} for m, p in MODULES.items()}
 
 
-GRAPH = {m: imports_of(p, MODULES) - {m} for m, p in MODULES.items()}
+def test_the_package_imports_absolutely():
+    for path in MODULES.values():
+        relative = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ImportFrom) and n.level]
+        assert not relative, f"{path.relative_to(ROOT)}: a relative import; the package imports absolutely"
 
 
 def levels():
@@ -73,10 +68,9 @@ def test_stage_scripts_are_thin(script):
 
 
 def test_no_module_imports_a_stage_script():
-    stages = {f"stages.{p.stem}" for p in (ROOT / "stages").glob("*.py")} | {"stages"}
     for path in [*MODULES.values(), *sorted((ROOT / "bench").glob("*.py"))]:
-        found = imports_of(path, stages)
-        assert not found, f"{path.relative_to(ROOT)} imports {sorted(found)}: what they share belongs in distill/"
+        found = sorted(str(f.relative_to(ROOT)) for f in imports(path) if f.parent == ROOT / "stages")
+        assert not found, f"{path.relative_to(ROOT)} imports {found}: what they share belongs in distill/"
 
 
 def test_the_study_only_code_is_named_so():

@@ -6,7 +6,6 @@ best initialisation: it keeps the rare large weights). Every kept weight becomes
 value; fine-tuning then moves the centroids, each by the sum of the gradients of the weights that
 share it, while pruned weights stay zero. Biases and BatchNorm train as usual.
 """
-import math
 import warnings
 
 import keras
@@ -16,7 +15,7 @@ from scipy.cluster.vq import kmeans2
 
 from distill.compression import codec
 from distill.compression.config import CONV, DENSE, OUTPUT, parse_network
-from distill.core.names import CNN, COSINE, HEAD, MLP, SEP, TEACHER, widths_problem
+from distill.core.names import COSINE, HEAD, TEACHER, widths_problem
 from distill.training import loop, models
 
 
@@ -154,21 +153,7 @@ def network_size(network):
         return models.TEACHER_PARAMS, 8
     if problem := widths_problem(arch, widths):
         raise ValueError(problem)
-    classes = models.NUM_CLASSES
-    if arch == HEAD:  # the teacher's two convs, then Dense(h) and the logits
-        h = widths[0]
-        return models.TEACHER_CONV_PARAMS + models.TEACHER_FEATURES * h + h + h * classes + classes, 8
-    if arch == MLP:
-        ins = [math.prod(models.INPUT_SHAPE), *widths]
-        return sum(i * o + o for i, o in zip(ins, [*widths, classes])), 2 * len(widths) + 2
-    if arch == CNN:  # bias-free 3x3 convs, each with a BatchNorm (4 arrays of its width)
-        ins = [models.INPUT_SHAPE[-1], *widths[:-1]]
-        return sum(9 * i * o + 4 * o for i, o in zip(ins, widths)) + widths[-1] * classes + classes, 5 * len(widths) + 2
-    if arch == SEP:  # stem, BatchNorm, separable, BatchNorm, a shared separable, a BatchNorm per repeat
-        stem, width, repeats = widths
-        params = 9 * stem + 4 * stem + 9 * stem + stem * width + 4 * width + 9 * width + width * width
-        return params + 4 * width * repeats + width * classes + classes, 15 + 4 * repeats
-    raise ValueError(f"no parameter count for family '{arch}'")
+    return models.size(arch, widths)
 
 
 def decode(blob):

@@ -9,6 +9,8 @@
              7x7 maps; then global average pooling -> Dropout -> Dense(10).
 All output logits (no softmax): the losses apply their own temperature.
 """
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -176,3 +178,23 @@ def deployable(arch, student, teacher=None):
     stack = [keras.Input(INPUT_SHAPE)] + [teacher.get_layer(name) for name in TRUNK]
     stack += [layer for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
     return keras.Sequential(stack, name=f"{HEAD}_deployable")
+
+
+def size(arch, widths):
+    """(params, weight arrays) of the network a .dcz file of (arch, widths) holds (a head behind the
+    teacher's convs), counted without building it: what a decoder checks a file against first."""
+    classes = NUM_CLASSES
+    if arch == HEAD:  # the teacher's two convs, then Dense(h) and the logits
+        h = widths[0]
+        return TEACHER_CONV_PARAMS + TEACHER_FEATURES * h + h + h * classes + classes, 8
+    if arch == MLP:
+        ins = [math.prod(INPUT_SHAPE), *widths]
+        return sum(i * o + o for i, o in zip(ins, [*widths, classes])), 2 * len(widths) + 2
+    if arch == CNN:  # bias-free 3x3 convs, each with a BatchNorm (4 arrays of its width)
+        ins = [INPUT_SHAPE[-1], *widths[:-1]]
+        return sum(9 * i * o + 4 * o for i, o in zip(ins, widths)) + widths[-1] * classes + classes, 5 * len(widths) + 2
+    if arch == SEP:  # stem, BatchNorm, separable, BatchNorm, a shared separable, a BatchNorm per repeat
+        stem, width, repeats = widths
+        params = 9 * stem + 4 * stem + 9 * stem + stem * width + 4 * width + 9 * width + width * width
+        return params + 4 * width * repeats + width * classes + classes, 15 + 4 * repeats
+    raise ValueError(f"no parameter count for family '{arch}'")

@@ -18,7 +18,7 @@ def path(model_path):
     model_path = Path(model_path)
     if model_path.suffix != ".keras":
         raise ValueError(f"{model_path}: a model file ends in .keras")
-    return str(model_path.with_suffix(SUFFIX).with_name(model_path.stem + SUFFIX))
+    return str(model_path.with_name(model_path.stem + SUFFIX))
 
 
 def record(model_path, arch, augment, seed, recipe):
