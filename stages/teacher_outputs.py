@@ -2,13 +2,16 @@
 
 Writes, under data/teacher_outputs/, the artifact the students train from:
   {train,val,test}_logits.npy    float32 (n, 10)
-  {train,val,test}_features.npy  the 9,216 flattened conv features after MaxPool (n, 9216)
+  {train,val,test}_features.npy  the 9,216 flattened conv features after MaxPool (n, 9216); none
+                                 with features_dtype none (the study: no head student reads them)
   views_logits.npy           float32 (K, n, 10): the teacher on each cached view of each training image
+  views_mixed_logits.npy     float32 (K, n, 10): on each view's mixup blend; (0, n, 10) when views.mixup is 0
 Reads params: teacher_outputs. Same teacher weights, same bytes: students then stay up to date.
 """
 
 from distill.core import params as P
 from distill.core import paths
+from distill.core.names import NO_FEATURES
 from distill.core.stage import run
 from distill.training.config import TeacherOutputsConfig
 
@@ -26,9 +29,12 @@ def main():
     for split in data.SPLITS:
         loop.dump_teacher_outputs(
             teacher, data.images(mnist[f"x_{split}"]), paths.teacher_outputs(split, "logits"),
-            paths.teacher_outputs(split, "features"), cfg.batch_size, cfg.features_dtype, f"teacher_outputs: {split}")
+            None if cfg.features_dtype == NO_FEATURES else paths.teacher_outputs(split, "features"), cfg.batch_size,
+            cfg.features_dtype, f"teacher_outputs: {split}")
     cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, mnist["y_train"])
     loop.dump_view_logits(teacher, cached, paths.VIEW_LOGITS, cfg.batch_size)
+    loop.dump_view_logits(teacher, cached, paths.VIEW_MIXED_LOGITS, cfg.batch_size, "teacher_outputs: mixed views",
+                          mix=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Stage views: K augmented views of every training image -> data/views/images.npy, mix.npz.
+"""Stage views: K augmented views of every training image -> data/views/images.npy, mix.npz, and
+their recipe data/views/recipe.json (the params that draw them again and their SHA-256: the study
+tracks only that, and whoever reads the views first draws them again: distill/data/views.py).
 
 Reads params: views. Random shifts, rotations and scaling (and optionally mixup partners), drawn
 from `views.seed`, stored as uint8: the teacher trains on them, teacher_outputs labels each one, and
@@ -15,18 +17,16 @@ from distill.data.config import ViewsConfig
 
 def main():
     cfg = P.section("views", ViewsConfig)
-    import numpy as np
-
     from distill import data
     from distill.core import files
     from distill.data import views
 
     x = data.load()["x_train"]
     start = time.time()
-    images, partner, lam = views.make(x, cfg.count, cfg.shift, cfg.rotation, cfg.scale, cfg.mixup, cfg.seed)
+    made_by = {k: getattr(cfg, k) for k in views.RECIPE_KEYS}
     with files.atomic_dir(paths.VIEWS) as tmp:
-        np.save(tmp / "images.npy", images, allow_pickle=False)
-        files.save_npz(tmp / "mix.npz", {"partner": partner, "lam": lam})
+        views.save(tmp / "images.npy", tmp / "mix.npz", views.make(x, *made_by.values()))
+        files.write_recipe(tmp / views.RECIPE, {"views": made_by}, [tmp / "images.npy", tmp / "mix.npz"])
     seconds, size = time.time() - start, files.size(paths.VIEW_IMAGES) + files.size(paths.VIEW_MIX)
     files.write_json(paths.timing("views"), {"seconds": round(seconds, 1), "bytes": size, "views": cfg.count,
                                              "images": len(x)})

@@ -1,6 +1,8 @@
 import gzip
+import hashlib
 import http.server
 import io
+import json
 import os
 import stat
 import tarfile
@@ -329,3 +331,37 @@ def test_one_hot_puts_all_weight_on_each_label():
     w = one_hot(np.array([2, 0], np.uint8), 3)
     assert w.dtype == np.float32 and w.tolist() == [[0, 0, 1], [1, 0, 0]]
     assert one_hot([9]).shape == (1, 10)
+
+
+def test_a_missing_or_altered_npz_is_made_again_from_its_recipe(tmp_path, dataset, monkeypatch):
+    """The study tracks only data/mnist.recipe.json: a fresh clone's first reader fetches again and
+    checks the bytes; the one copy of the rules is data.make, which the fetch stage runs too."""
+    folder, spec = dataset
+    proj = tmp_path / "proj"
+    r = run_stage("fetch", proj, _fetch_params(folder, spec, train_images=100))
+    assert r.returncode == 0, r.stderr
+    npz, recipe = proj / paths.MNIST, proj / paths.MNIST_RECIPE
+    assert data.recipe_of(paths.MNIST) == paths.MNIST_RECIPE
+    made = npz.read_bytes()
+    assert json.loads(recipe.read_text())["sha256"] == {"mnist.npz": hashlib.sha256(made).hexdigest()}
+    monkeypatch.chdir(proj)
+    monkeypatch.delenv("MNIST_MIRROR", raising=False)
+    for damage in (npz.unlink, lambda: npz.write_bytes(made[:-1] + b"x")):
+        damage()
+        arrays = data.load()
+        assert npz.read_bytes() == made and arrays["x_train"].shape == (80, 28, 28)
+    doctored = json.loads(recipe.read_text())
+    doctored["sha256"]["mnist.npz"] = "0" * 64
+    recipe.write_text(json.dumps(doctored))
+    with pytest.raises(files.InputError, match=r"mnist.npz: made again from data/mnist.recipe.json, but its bytes "
+                                               r"differ from the recorded ones"):
+        data.load()
+
+
+def test_no_recipe_leaves_loading_as_it_was(tmp_path):
+    arrays = {f"{xy}_{s}": np.zeros((2, 28, 28) if xy == "x" else (2,), np.uint8) for s in data.SPLITS for xy in "xy"}
+    files.save_npz(tmp_path / "m.npz", arrays)
+    assert data.load(tmp_path / "m.npz")["x_val"].shape == (2, 28, 28)
+    with pytest.raises(files.InputError, match=r"recipe.json: not a recipe"):
+        (tmp_path / "m.recipe.json").write_text("[]")
+        data.load(tmp_path / "m.npz")

@@ -175,8 +175,9 @@ def test_the_teacher_goes_through_deep_compress_only_when_listed(tmp_path, pipel
                 module = next(w for w in shlex.split(stage.cmd) if w.startswith("stages."))
                 assert {d for d in deps if d.split("/")[0] in PROJECT_DIRS} == code_deps(module), stage.addressing
                 data_dir = os.path.normpath(folder / paths.DATA)
+                views = paths.VIEWS if pipeline == "dvc.yaml" else paths.VIEW_RECIPE  # the study tracks its recipe
                 assert {os.path.join(data_dir, os.path.relpath(p, paths.DATA)) for p in
-                        (paths.TEACHER_MODEL, provenance.path(paths.TEACHER_MODEL), paths.VIEWS)} <= deps
+                        (paths.TEACHER_MODEL, provenance.path(paths.TEACHER_MODEL), views)} <= deps
 
 
 def test_no_stage_imports_another_stage():
@@ -200,7 +201,7 @@ def _expected_outs(stage, module, args):
     """What each stage writes, in distill.paths' own terms."""
     kinds = names.TFLITE_KINDS
     if module == "stages.fetch":
-        return {paths.MNIST}
+        return {paths.MNIST, paths.MNIST_RECIPE}
     if module == "stages.views":
         return {paths.VIEWS}
     if module == "stages.teacher":
@@ -208,7 +209,8 @@ def _expected_outs(stage, module, args):
         return {paths.TEACHER_MODEL, provenance.path(paths.TEACHER_MODEL), paths.TEACHER_FULL_RECORD, paths.live(t),
                 paths.TEACHER_RECORD}
     if module == "stages.teacher_outputs":
-        return {paths.teacher_outputs(s, k) for s in data.SPLITS for k in paths.OUTPUT_KINDS} | {paths.VIEW_LOGITS}
+        return ({paths.teacher_outputs(s, k) for s in data.SPLITS for k in paths.OUTPUT_KINDS}
+                | {paths.VIEW_LOGITS, paths.VIEW_MIXED_LOGITS})
     if module == "stages.student":
         h = paths.HEADLINE
         return {paths.student_dir(h), paths.STUDENT_PREDICTIONS, paths.live(h), paths.STUDENT_RECORD}

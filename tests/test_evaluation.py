@@ -36,8 +36,9 @@ def test_student_record_over_seeds():
 
     spec = StudentSpec("cnn", (2, 4), "kd")
     model = models.student(spec.arch, spec.widths)
-    train = TrainConfig(temperature=4.0, alpha=0.9, epochs=1, batch_size=8, learning_rate=0.01, dropout=0.0,
-                        seeds=[0, 1, 2], target_weight=1.0, nontarget_weight=8.0, augment=True)
+    train = TrainConfig(temperature=4.0, alpha=0.9, epochs=1, batch_size=8, learning_rate=0.01, optimizer="adam",
+                        weight_decay=0.0, dropout=0.0, seeds=[0, 1, 2], target_weight=1.0, nontarget_weight=8.0,
+                        augment=True, mixup=False)
     labels = np.array([1, 2, 3, 4])
     test = E.Reference(labels, np.eye(10)[[1, 1, 3, 4]])
     val = E.Reference(np.array([5, 6]), np.eye(10)[[5, 6]])

@@ -87,3 +87,55 @@ def test_batchnorm_trains_like_keras_with_the_fused_kernel(tmp_path):
     again = keras.models.load_model(tmp_path / "m.keras")
     sample = np.random.default_rng(1).random((3, 28, 28, 1), np.float32)
     np.testing.assert_array_equal(model.predict(sample, verbose=0), again.predict(sample, verbose=0))
+
+
+def test_the_public_records_shapes_have_their_parameter_counts():
+    # ruslangrimov/mnist-minimal-model: 1,936; JoshWarn/Parameter-Efficient-MNIST: 997 (README counts)
+    assert models.student("tied", (8, 26, 3, 16), 0.1).count_params() == 1936
+    assert models.student("vsep", (7, 10, 10, 11, 12), 0.1).count_params() == 997
+    for arch, widths in (("tied", (4, 11, 3, 8)), ("tied", (6, 18, 2, 8)), ("vsep", (4, 6, 6, 6, 7)), ("vsep", (5, 8))):
+        model = models.student(arch, widths)
+        assert models.size(arch, widths) == (model.count_params(), len(model.get_weights())), (arch, widths)
+
+
+def test_tied_applies_one_separable_conv_at_11x11_with_a_norm_per_use():
+    model = models.student("tied", (8, 26, 3, 16), 0.1)
+    depthwise = [layer for layer in model.layers if type(layer).__name__ == "DepthwiseConv2D"]
+    assert len(depthwise) == 2  # the valid one and the shared one, whatever the repeats
+    assert model.get_layer("shared_depthwise").output.shape[1:3] == (11, 11)
+    norms = [layer for layer in model.layers if isinstance(layer, models.SampleNorm)]
+    assert len(norms) == 3 + 3 and all(layer.count_params() == 2 for layer in norms)
+    assert models.student("tied", (8, 26, 4, 16)).count_params() == 1936 + 2  # one more norm only
+    with pytest.raises(ValueError, match="tied student takes stem-width-repeats-dense"):
+        models.student("tied", (8, 26, 3))
+
+
+def test_vsep_takes_the_map_from_13x13_down_two_pixels_a_layer():
+    model = models.student("vsep", (7, 10, 10, 11, 12))
+    assert [model.get_layer(f"sep{i}_pointwise").output.shape[1] for i in range(1, 5)] == [11, 9, 7, 5]
+    assert not any("Normalization" in type(layer).__name__ for layer in model.layers)
+    with pytest.raises(ValueError, match="vsep student takes a stem and 1 to 6"):
+        models.student("vsep", (7, 10, 10, 10, 10, 10, 10, 10))
+
+
+def test_samplenorm_normalizes_each_example_over_all_its_values():
+    norm = models.SampleNorm()
+    x = np.random.default_rng(0).normal(3.0, 2.0, (4, 5, 5, 3)).astype(np.float32)
+    x[1] *= 10  # another scale per example: each is normalized on its own
+    y = np.asarray(norm(x))
+    assert np.allclose(y.reshape(4, -1).mean(axis=1), 0, atol=1e-5)
+    assert np.allclose(y.reshape(4, -1).std(axis=1), 1, atol=1e-3)
+    norm.gamma.assign(2.0)
+    norm.beta.assign(0.5)
+    assert np.allclose(np.asarray(norm(x)), 2 * y + 0.5, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch, widths", [("tied", (2, 4, 2, 4)), ("vsep", (3, 4, 5))])
+def test_new_families_save_and_load_with_the_same_outputs(tmp_path, arch, widths):
+    from distill.core import files
+
+    model = models.student(arch, widths, 0.1)
+    x = np.random.default_rng(1).random((3, 28, 28, 1), np.float32)
+    files.save_model(model, tmp_path / "m.keras")
+    again = files.load_model(tmp_path / "m.keras")
+    assert np.array_equal(np.asarray(model(x)), np.asarray(again(x)))

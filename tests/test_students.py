@@ -155,16 +155,21 @@ def test_outputs_of_another_teacher_are_refused(tmp_path, monkeypatch):
     assert students.student_data("cnn", "train").x.shape == (40, 28, 28)  # pixel students never read features
 
 
-def _views(tmp_path, n_train=40, count=3, logits_shape=None):
-    """data/views/ and the teacher's logits on them, as the views and teacher_outputs stages write them."""
+def _views(tmp_path, n_train=40, count=3, logits_shape=None, mixup=0.0):
+    """data/views/ and the teacher's logits on them (and on their blends), as the views and teacher_outputs
+    stages write them."""
     from distill.data import views
 
     x = np.load(tmp_path / paths.MNIST)["x_train"][:n_train]
-    images, partner, lam = views.make(x, count, 2.0, 10.0, 0.1, 0.0, seed=0, log=False)
+    images, partner, lam = views.make(x, count, 2.0, 10.0, 0.1, mixup, seed=0, log=False)
     files.save_npy(tmp_path / paths.VIEW_IMAGES, images)
     files.save_npz(tmp_path / paths.VIEW_MIX, {"partner": partner, "lam": lam})
-    logits = np.random.default_rng(1).normal(size=logits_shape or (count, n_train, 10)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=logits_shape or (count, n_train, 10)).astype(np.float32)
     files.save_npy(tmp_path / paths.VIEW_LOGITS, logits)
+    mixed = rng.normal(size=(count if mixup else 0, n_train, 10)).astype(np.float32)
+    files.save_npy(tmp_path / paths.VIEW_MIXED_LOGITS, mixed)
+    return logits, mixed
 
 
 def test_augment_trains_on_the_cached_views(tmp_path, monkeypatch):
@@ -186,3 +191,33 @@ def test_view_logits_of_other_views_are_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(files.InputError, match=r"views_logits.npy: holds \(2, 40, 10\), expected \(3, 40, 10\)"):
         students.train_student(StudentSpec("cnn", (2, 4), "hard"), train_config(batch_size=8, augment=True))
+
+
+def test_mixup_trains_on_the_blends_with_the_teachers_logits_on_each_blend(tmp_path, monkeypatch):
+    _project(tmp_path)
+    logits, mixed = _views(tmp_path, mixup=0.4)
+    monkeypatch.chdir(tmp_path)
+    labels = np.load(paths.MNIST)["y_train"]
+    cached, plain_logits, is_mixed = students.view_data(labels)
+    assert not is_mixed and np.array_equal(plain_logits, logits)
+    blends = students.view_data(labels, mixed=True)
+    assert blends[2] and np.array_equal(blends[1], mixed)
+
+    batch_plain = students.view_batches(cached, plain_logits, False, 4, 0)
+    batch_mixed = students.view_batches(*blends, 4, 0)
+    (xp, tp), (xm, tm) = batch_plain[0], batch_mixed[0]
+    assert not np.array_equal(xp, xm)  # the same images, as views and as blends
+    assert np.allclose(tm[:, :10].sum(axis=1), 1) and not np.array_equal(tp[:, :10], tm[:, :10])  # blended labels
+    spec = StudentSpec("vsep", (2, 3), "kd")
+    a = students.train_student(spec, train_config(batch_size=8, augment=True))[0]
+    b = students.train_student(spec, train_config(batch_size=8, augment=True, mixup=True))[0]
+    assert not np.array_equal(a.model.get_weights()[0], b.model.get_weights()[0])
+
+
+
+def test_mixup_without_blends_is_refused(tmp_path, monkeypatch):
+    _project(tmp_path)
+    _views(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(files.InputError, match=r"the views have no mixup \(views.mixup is 0\)"):
+        students.train_student(StudentSpec("vsep", (2, 3), "kd"), train_config(batch_size=8, augment=True, mixup=True))

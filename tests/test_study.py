@@ -22,6 +22,7 @@ from conftest import ROOT, make_dataset, shrink_upstream
 from scipy.stats import binomtest
 from test_dvc_yaml import _expected_outs as root_expected_outs
 
+from distill import data
 from distill.compression import config as recipe
 from distill.core import names, paths
 from distill.core import params as P
@@ -51,14 +52,17 @@ def test_study_params_validate():
                           ("deep_compress", recipe.DeepCompressConfig), ("evaluate", StudyEvaluateConfig),
                           ("runtime", runtime.RuntimeConfig)):
         P.section(section, spec, PARAMS)
-    assert set(study.families) == {names.SEP, names.CNN, names.MLP}
+    assert set(study.families) == set(names.STANDALONE)
     for family in study.families.values():
-        assert names.KD in family.loss and names.HARD in family.loss and len(family.seeds) >= 3
+        assert names.KD in family.loss and names.HARD in family.loss  # distillation against labels alone
         assert family.train.augment and family.epochs == sorted(family.epochs)
-    assert len(study.families[names.SEP].epochs) >= 3  # schedules for validation to choose from
+    assert {arch for arch, _ in study.networks()} >= {names.TIED, names.VSEP}  # the public records' shapes
     teacher = P.section("teacher", TeacherConfig, PARAMS)
     assert teacher.epochs >= 10 and teacher.augment  # the study's own teacher, not the short default's
-    assert P.section("views", ViewsConfig, PARAMS).count >= 4
+    views = P.section("views", ViewsConfig, PARAMS)
+    assert views.count >= 16 and views.mixup > 0  # students rarely see one input twice
+    assert P.section("teacher_outputs", TeacherOutputsConfig, PARAMS).features_dtype == names.NO_FEATURES
+    assert runtime.config(PARAMS).tf_threads == 1  # two one-thread workers side by side (fanout -w 2)
     fetch = P.section("fetch", FetchConfig, PARAMS)
     assert fetch.mirror == "../../shared/data/mnist" and (STUDY / fetch.mirror).resolve() == SHARED.resolve()
     root = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -154,7 +158,7 @@ def test_the_study_has_every_stage_the_params_ask_for():
     assert deep.teacher == [names.TEACHER]  # the teacher's .dcz is the study's (the default pipeline leaves it out)
     expected.add("deep_compress_teacher@teacher")
     assert set(STAGES) == expected
-    assert "sep@8-24-2-kd-24-0" in STAGES and "gather_sep@8-24-2" in STAGES
+    assert "tied@8-26-3-16-kd-25-0" in STAGES and "gather_vsep@7-10-10-11-12" in STAGES
 
 
 def test_dvc_lists_the_study_stages():
@@ -168,8 +172,14 @@ def test_dvc_lists_the_study_stages():
 def _expected_outs(module, args):
     """What each study stage writes, relative to study/, in distill's own terms: the stage scripts the
     root pipeline also runs write what tests/test_dvc_yaml.py says they write."""
-    if module in ("stages.fetch", "stages.views", "stages.teacher", "stages.teacher_outputs",
-                  "stages.teacher_tflite", "stages.deep_compress"):
+    # the study tracks recipes in place of what numpy makes again, and writes no conv features
+    if module == "stages.fetch":
+        return {paths.MNIST_RECIPE}
+    if module == "stages.views":
+        return {paths.VIEW_RECIPE}
+    if module == "stages.teacher_outputs":
+        return {paths.teacher_outputs(s, "logits") for s in data.SPLITS} | {paths.VIEW_LOGITS, paths.VIEW_MIXED_LOGITS}
+    if module in ("stages.teacher", "stages.teacher_tflite", "stages.deep_compress"):
         return root_expected_outs(module, module, args)
     if module == "stages.study_seed":
         arch, hidden, loss, epochs, seed = args
@@ -192,7 +202,10 @@ def test_study_stage_outs_are_the_paths_its_module_names(stage):
 
 
 def test_every_study_data_dep_is_another_study_stages_output():
+    """...or the exploration trials, which bench/tune.py --study appends to (git-tracked, read by the report)."""
     produced = {os.path.normpath(f"study/{o}") for _, _, outs, *_ in STAGES.values() for o in outs}
+    produced.add(f"study/{S.TUNING}")
+    assert isinstance(json.loads((STUDY / S.TUNING).read_text()), list)
     for stage, (_, deps, *_) in STAGES.items():
         for d in deps:
             if d.split("/")[0] not in ("distill", "stages"):
@@ -200,19 +213,23 @@ def test_every_study_data_dep_is_another_study_stages_output():
                     f"study stage {stage}: depends on {d}, which no study stage writes"
 
 
-def test_outputs_downstream_of_the_teacher_are_git_tracked_and_not_metrics():
+def test_every_study_output_is_git_tracked_and_not_a_metric():
+    """A fresh clone on any CPU type finds every committed stage up to date: nothing is in a DVC cache it
+    lacks, and what numpy makes again travels as its recipe (fetch and views)."""
     for stage, (_, _, _, _, outs) in STAGES.items():
         for path, cached, metric, plot in outs:
             assert not metric and not plot, (f"study stage {stage}: {path} is a metric/plot: the root's "
                                               "`dvc metrics show` and `dvc plots show` would list it")
-            if stage in UPSTREAM:
-                assert cached, f"study stage {stage}: {path} should be in the DVC cache (big, and run-cacheable)"
-            else:
-                assert not cached, f"study stage {stage}: {path} must be tracked by git (cache: false)"
-    ignored = subprocess.run(["git", "check-ignore", "--no-index", "study/data/students/sep-8-24-2-kd-e24/seed-0.keras",
-                              "study/metrics/seeds/sep-8-24-2/kd-e24-seed-0.json"], cwd=ROOT, capture_output=True,
+            assert not cached, f"study stage {stage}: {path} must be tracked by git (cache: false)"
+    tracked = ["study/" + p for p in ("data/students/sep-8-24-2-kd-e24/seed-0.keras",
+                                      "metrics/seeds/sep-8-24-2/kd-e24-seed-0.json")]
+    tracked += ["study/" + p for p in (paths.TEACHER_MODEL, paths.VIEW_LOGITS, paths.MNIST_RECIPE, paths.VIEW_RECIPE)]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *tracked], cwd=ROOT, capture_output=True, text=True)
+    assert ignored.stdout.strip() == "", f"git would ignore the study's outputs: {ignored.stdout}"
+    made_again = ["study/" + p for p in (paths.MNIST, paths.VIEW_IMAGES, paths.VIEW_MIX)]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *made_again], cwd=ROOT, capture_output=True,
                              text=True)
-    assert ignored.stdout.strip() == "", f"git would ignore the study's seed outputs: {ignored.stdout}"
+    assert ignored.stdout.split() == made_again, "git must ignore what the recipes make again"
 
 
 def test_a_seed_stage_depends_on_its_train_params_not_on_the_lists():
@@ -389,7 +406,7 @@ def shrink(params, mirror, files=None):
     s = params["study"]
     s["sep"].update(hidden=["2-4-1"], loss=["kd", "hard"], epochs=[1], seeds=[0, 1])
     s["sep"]["train"].update(batch_size=64)
-    for arch in ("cnn", "mlp"):
+    for arch in ("cnn", "mlp", "tied", "vsep"):
         s[arch]["hidden"] = []  # one network in all
     params["compress"].update(calibration_images=50, repeats_batch1=2, repeats_batch1000=1)
     d = params["deep_compress"]
@@ -408,7 +425,8 @@ def shrunk(tmp_path_factory):
                             capture_output=True, check=True).stdout.decode().split("\0")
     for rel in filter(None, listed):
         src = ROOT / rel
-        if src.is_file() and not rel.startswith(("study/data/", "study/metrics/")) and rel != "study/dvc.lock":
+        results = rel.startswith(("study/data/", "study/metrics/")) and not rel.endswith(".gitignore")
+        if src.is_file() and not results and rel != "study/dvc.lock":
             (path / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, path / rel)
     repo = Repo(path)
@@ -447,15 +465,16 @@ def test_shrunk_study_end_to_end(shrunk, tmp_path):
         assert (repo.path / "study" / "metrics" / "plots" / name).read_bytes()[:4] == b"\x89PNG"
     assert "## Every seed" in (repo.path / "study" / "metrics" / "report.md").read_text()
     assert "study/metrics/summary.json" not in repo.dvc("metrics", "show").stdout  # the root's view stays its own
-    # what git tracks: the seeds' files; what DVC caches: the big upstream artifacts
+    # what git tracks: every output, the teacher and its logits too; what it leaves out: what recipes make again
     status = repo.run("git", "status", "--porcelain", "--untracked-files=all").stdout
     for rel in ("study/data/students/sep-2-4-1-kd-e1/seed-1.keras", "study/metrics/seeds/sep-2-4-1/hard-e1-seed-0.json",
                 "study/metrics/seeds/sep-2-4-1/kd-e1-seed-1-test.npy", "study/metrics/networks/sep-2-4-1.json",
-                "study/dvc.lock"):
+                "study/dvc.lock", "study/data/teacher.keras", "study/data/teacher_outputs/views_logits.npy",
+                "study/data/mnist.recipe.json", "study/data/views/recipe.json"):
         assert rel in status, f"{rel} is not a file git would track:\n{status}"
-    for rel in ("study/data/views/images.npy", "study/data/teacher_outputs/train_logits.npy", "study/data/mnist.npz",
-                "study/data/teacher.keras"):
-        assert rel not in status, f"{rel}: git would track it; DVC should cache it"
+    for rel in ("study/data/views/images.npy", "study/data/views/mix.npz", "study/data/mnist.npz"):
+        assert rel not in status, f"{rel}: git would track it; its recipe makes it again"
+    assert not (repo.path / "study" / "data" / "teacher_outputs" / "train_features.npy").exists()
     repo.commit("first run")
     before = {p: p.read_bytes() for p in (repo.path / "study" / "metrics" / "seeds").rglob("*")
               if p.is_file()}
@@ -474,23 +493,95 @@ def test_shrunk_study_end_to_end(shrunk, tmp_path):
     assert all(s["seeds"] == [0, 1, 2] for s in net["students"]) and net["kd_gain"]["sep-2-4-1"]["seed_pairs"] == 3
     repo.commit("third seed")
 
-    # another machine: a clone that pulls the upstream from a remote finds every seed up to date
-    remote = tmp_path / "remote"
-    repo.dvc("remote", "add", "-d", "local", str(remote))
-    repo.commit("remote")
-    repo.dvc("push", "study/dvc.yaml")
+    # another machine, of any CPU type: a fresh clone, with no DVC cache or remote, finds every stage up to
+    # date before anything runs; a new seed then draws the views again from their recipe and trains alone
     clone = Repo(tmp_path / "clone")
     clone.path.parent.mkdir(parents=True, exist_ok=True)
     Repo(tmp_path).run("git", "clone", "-q", str(repo.path), str(clone.path))
-    clone.dvc("pull", "study/dvc.yaml")
+    assert "up to date" in clone.dvc("status", "study/dvc.yaml").stdout
+    assert not (clone.path / "study" / paths.VIEW_IMAGES).exists()
+    params = clone.params()
+    params["study"]["sep"]["seeds"] = [0, 1, 2, 3]
+    clone.set_params(params)
     r = clone.dvc("repro", "study/dvc.yaml")
-    assert ran(r.stdout) == set(), r.stdout
+    assert ran(r.stdout) == {"sep@2-4-1-kd-1-3", "sep@2-4-1-hard-1-3", "gather_sep@2-4-1",
+                             "deep_compress@sep-2-4-1-kd-e1", "study_report"}, r.stdout
+    said = r.stdout + r.stderr
+    assert "drawing 2 views again" in said and "making it again" in said, said
+    views = "study/" + paths.VIEW_IMAGES
+    assert (clone.path / views).read_bytes() == (repo.path / views).read_bytes()
 
 
-def test_a_study_deep_compress_stage_depends_on_the_provenance_it_reads():
+def test_a_study_deep_compress_stage_depends_on_the_provenance_it_reads(shrunk):
     """With finetune_on: trained it reads each seed's provenance, which sits in the student's folder (a dep)."""
-    deep = [name for name in STAGES if name.startswith("deep_compress@")]
-    assert deep
+    stages = _study_stages(shrunk.path)
+    deep = [name for name in stages if name.startswith("deep_compress@")]
+    assert deep == ["deep_compress@sep-2-4-1-kd-e1"]
     for name in deep:
         student = name.split("@", 1)[1]
-        assert os.path.normpath(os.path.join("study", paths.student_dir(student))) in STAGES[name][1], name
+        assert os.path.normpath(os.path.join("study", paths.student_dir(student))) in stages[name][1], name
+
+
+def test_shares_run_on_clones_gather_into_one_clean_commit(shrunk, tmp_path):
+    """Machines of a CI matrix or a Slurm array: each clones, runs the share `fanout plan` gives it and commits
+    to a branch of its own; one gather takes every branch's stages into one commit, and nothing reruns."""
+    origin = Repo(tmp_path / "origin")
+    Repo(tmp_path).run("git", "clone", "-q", str(shrunk.path), str(origin.path))
+    fanout = (sys.executable, "-m", "distill.fanout")
+    origin.run(*fanout, "run", "-p", "study/dvc.yaml", "--upstream", "-w", "1")  # what every share reads, once
+    params = origin.params()
+    params["study"]["vsep"].update(hidden=["2-3"], loss=["kd", "hard"], epochs=[1], seeds=[0])
+    params["study"]["vsep"]["train"].update(batch_size=64)
+    params["deep_compress"]["teacher"] = []  # two networks, one unit each: two shares
+    origin.set_params(params)
+    origin.commit("two networks")
+    plan = json.loads(origin.run(*fanout, "plan", "-p", "study/dvc.yaml", "--shares", "2", "--json").stdout)
+    assert [m["share"] for m in plan] == ["1/2", "2/2"]
+    files = {}
+    for k in (1, 2):  # each clone stands in for a machine
+        clone = Repo(tmp_path / f"machine-{k}")
+        Repo(tmp_path).run("git", "clone", "-q", str(origin.path), str(clone.path))
+        clone.run("git", "checkout", "-q", "-b", f"share-{k}")
+        clone.run(*fanout, "run", "-p", "study/dvc.yaml", "--share", f"{k}/2", "-w", "1")
+        clone.commit(f"share {k}/2")
+        clone.run("git", "push", "-q", "origin", f"share-{k}")
+        seeds = clone.path / "study" / "metrics" / "seeds"
+        files[k] = {p.relative_to(clone.path): p.read_bytes() for p in seeds.rglob("*") if p.is_file()}
+    r = origin.run(*fanout, "gather", "-p", "study/dvc.yaml", "share-1", "share-2")
+    assert "share-1: " in r.stdout and "share-2: " in r.stdout, r.stdout
+    for k in (1, 2):
+        assert all((origin.path / rel).read_bytes() == blob for rel, blob in files[k].items())
+    r = origin.dvc("repro", "study/dvc.yaml")
+    assert ran(r.stdout) == {"study_report"}, r.stdout  # only what reads every share
+    origin.commit("the shares gathered")
+    assert "up to date" in origin.dvc("status", "study/dvc.yaml").stdout
+    assert origin.run("git", "status", "--porcelain").stdout == ""
+    # one stage recorded two ways is refused before anything is written; a share run on other params, after
+    lock_path = origin.path / "study" / "dvc.lock"
+    lock = lock_path.read_bytes()
+    clone = Repo(tmp_path / "machine-1")
+    params = clone.params()
+    params["study"]["sep"]["train"]["learning_rate"] = 0.02
+    clone.set_params(params)
+    clone.run(*fanout, "run", "-p", "study/dvc.yaml", "--share", "1/2", "-w", "1")
+    clone.commit("share 1/2 again, other params")
+    clone.run("git", "push", "-q", "-f", "origin", "share-1")
+    origin.run("git", "checkout", "-q", "-b", "doctored")
+    doctored = yaml.safe_load(lock)
+    doctored["stages"]["sep@2-4-1-kd-1-0"]["outs"][0]["md5"] = "0" * 32
+    lock_path.write_text(yaml.safe_dump(doctored))
+    origin.commit("one stage recorded otherwise")
+    origin.run("git", "checkout", "-q", "-")
+
+    def gather(*refs):
+        return subprocess.run([*fanout, "gather", "-p", "study/dvc.yaml", *refs], cwd=origin.path, env=origin.env,
+                              capture_output=True, text=True)
+
+    r = gather("share-1", "doctored")
+    assert r.returncode == 1 and "'sep@2-4-1-kd-1-0' was recorded differently by share-1 and doctored" in r.stderr, \
+        r.stderr
+    assert origin.run("git", "status", "--porcelain").stdout == ""
+    r = gather("share-1")
+    assert r.returncode == 1 and "not up to date here" in r.stderr, r.stderr
+    origin.run("git", "checkout", "-q", "--", ".")
+    assert lock_path.read_bytes() == lock

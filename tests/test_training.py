@@ -7,8 +7,8 @@ from distill.training.config import TrainConfig
 
 def train_config(**over):
     return TrainConfig(**{"temperature": 4.0, "alpha": 0.5, "epochs": 1, "batch_size": 16, "learning_rate": 0.01,
-                          "dropout": 0.0, "seeds": [0], "target_weight": 1.0,
-                          "nontarget_weight": 8.0, "augment": False, **over})
+                          "optimizer": "adam", "weight_decay": 0.0, "dropout": 0.0, "seeds": [0], "target_weight": 1.0,
+                          "nontarget_weight": 8.0, "augment": False, "mixup": False, **over})
 
 
 def test_batches_cover_each_row_once_in_a_seeded_order(tmp_path):
@@ -46,7 +46,9 @@ def test_every_optimizer_name_builds_its_optimizer():
 
     assert tuple(loop.OPTIMIZERS) == names.OPTIMIZERS
     built = {name: type(loop.optimizer(name, 0.01)).__name__ for name in names.OPTIMIZERS}
-    assert built == {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adadelta": "Adadelta"}
+    assert built == {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "adadelta": "Adadelta"}
+    assert loop.optimizer("adamw", 0.01, 1e-4).weight_decay == pytest.approx(1e-4)
+    assert not loop.optimizer("adamw", 0.01).weight_decay  # 0: no decay, not Keras's default 0.004
     assert loop.optimizer("sgd", 0.1).nesterov and loop.optimizer("adam", 0.1, 0.01).weight_decay == 0.01
     with pytest.raises(ValueError, match="unknown optimizer 'lamb'"):
         loop.optimizer("lamb", 0.1)

@@ -66,3 +66,32 @@ def test_load_checks_the_files_against_the_labels(tmp_path):
         views.load(tmp_path / "images.npy", tmp_path / "mix.npz", np.zeros(6, int))
     with pytest.raises(files.InputError, match=r"nothing.npy: not found; run the stage that writes it"):
         views.load(tmp_path / "nothing.npy", tmp_path / "mix.npz", np.zeros(6, int))
+
+
+def test_views_are_drawn_again_from_their_recipe_where_missing(tmp_path, monkeypatch):
+    """The study tracks data/views/recipe.json, not gigabytes of views: the first reader draws them again
+    from the recipe's params and the training images, and checks the bytes against it."""
+    from distill import data
+    from distill.core import paths
+
+    monkeypatch.chdir(tmp_path)
+    arrays = {f"{xy}_{s}": (IMAGES if xy == "x" else np.arange(6, dtype=np.uint8)) for s in data.SPLITS for xy in "xy"}
+    files.save_npz(paths.MNIST, arrays)
+    made_by = {"count": 3, "shift": 1.5, "rotation": 5.0, "scale": 0.1, "mixup": 0.4, "seed": 7}
+    assert tuple(made_by) == views.RECIPE_KEYS
+    folder = tmp_path / paths.VIEWS
+    folder.mkdir(parents=True)
+    views.save(paths.VIEW_IMAGES, paths.VIEW_MIX, views.make(IMAGES, *made_by.values(), log=False))
+    files.write_recipe(paths.VIEW_RECIPE, {"views": made_by}, [paths.VIEW_IMAGES, paths.VIEW_MIX])
+    made = {p: (tmp_path / p).read_bytes() for p in (paths.VIEW_IMAGES, paths.VIEW_MIX)}
+    (tmp_path / paths.VIEW_IMAGES).unlink()
+    (tmp_path / paths.VIEW_MIX).write_bytes(b"stale")
+    cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, arrays["y_train"])
+    assert cached.count == 3 and cached.partner is not None
+    assert {p: (tmp_path / p).read_bytes() for p in made} == made
+    doctored = files.read_json(paths.VIEW_RECIPE)
+    doctored["made_by"]["views"]["seed"] = 8  # other draws than the recorded bytes
+    files.write_json(paths.VIEW_RECIPE, doctored)
+    (tmp_path / paths.VIEW_IMAGES).unlink()
+    with pytest.raises(files.InputError, match=r"images.npy: made again from data/views/recipe.json, but its bytes"):
+        views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, arrays["y_train"])

@@ -68,7 +68,7 @@ def parse_network(name):
     return spec.arch, spec.widths
 
 
-TEACHER_LIST = P.list_of(P.choice(names.TEACHER))  # [teacher]; [] is taken before it (list_of wants one entry)
+TEACHER_LIST = P.list_of(P.choice(names.TEACHER), empty=True)  # [teacher] or []
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ class DeepCompressConfig:
 
     # [teacher]: the teacher goes through too (stage deep_compress_teacher@teacher); []: it does not. A list because
     # DVC makes one stage per entry of a matrix, and none for an empty one: the stage exists only when asked for.
-    teacher: list = P.field(lambda value, key, path: [] if value == [] else TEACHER_LIST(value, key, path))
-    students: list = P.field(P.list_of(P.string()))  # grid points such as cnn-8-16-16-32-hard
+    teacher: list = P.field(TEACHER_LIST)
+    students: list = P.field(P.list_of(P.string(), empty=True))  # grid points such as cnn-8-16-16-32-hard; []: none
     teacher_recipe: Recipe = P.field(P.config(Recipe))
     student_recipe: Recipe = P.field(P.config(Recipe))
     floats: str = P.field(P.choice(*FLOAT_STORAGE))  # biases, BatchNorm and codebooks in the file

@@ -155,5 +155,5 @@ def trained_views(name, mnist):
                                                                   seed=seed, mix=False)
     if not students.trained_on_views(name):
         return None
-    cached, logits = students.view_data(labels)
-    return lambda batch_size, seed: students.view_batches(cached, logits, batch_size, seed)
+    cached = students.view_data(labels)
+    return lambda batch_size, seed: students.view_batches(*cached, batch_size, seed)

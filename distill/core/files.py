@@ -9,6 +9,7 @@ everything downstream up to date.
 Reads turn a missing or unreadable input into one `InputError` naming the file.
 """
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -218,3 +219,49 @@ def load_model(path, compile=True):
         return model
     except Exception as e:  # Keras raises many types for a damaged file: zip, HDF5, JSON, config errors
         raise unreadable(path, "Keras model", e) from None
+
+
+# --- recipes: outputs made again where they are missing ---------------------------------------------
+# A recipe is a small JSON file beside outputs that numpy or a pinned download can make again, byte
+# for byte, on any machine: what made them and the SHA-256 of each. The study tracks the recipe in git
+# in place of the outputs (gigabytes of views), so a fresh clone, on any CPU, finds every stage below
+# them up to date; whoever reads the outputs first makes them again and checks the bytes.
+
+def file_sha256(path, chunk=1 << 22):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_recipe(recipe_path, made_by, outputs):
+    """`recipe_path`: `made_by` (what makes `outputs` again, JSON) and the SHA-256 of each output."""
+    write_json(recipe_path, {"made_by": made_by,
+                             "sha256": {Path(p).name: file_sha256(p) for p in outputs}})
+
+
+def stale_recipe(recipe_path, outputs):
+    """The recipe's `made_by` when one of `outputs` is missing or differs from it; None when they match
+    or there is no recipe (then the outputs are a DVC output and DVC keeps them)."""
+    if not Path(recipe_path).is_file():
+        return None
+    recipe = read_json(recipe_path)
+    sums = recipe.get("sha256") if isinstance(recipe, dict) else None
+    if not isinstance(sums, dict) or "made_by" not in recipe:
+        raise InputError(f"{recipe_path}: not a recipe (made_by, sha256): rerun the stage that writes it")
+    for p in outputs:
+        if sums.get(Path(p).name) is None:
+            raise InputError(f"{recipe_path}: lists no SHA-256 of {Path(p).name}: rerun the stage that writes it")
+        if not Path(p).is_file() or file_sha256(p) != sums[Path(p).name]:
+            return recipe["made_by"]
+    return None
+
+
+def check_recipe(recipe_path, outputs):
+    """After making `outputs` again: each must have the recipe's bytes, or InputError says which differs."""
+    sums = read_json(recipe_path)["sha256"]
+    for p in outputs:
+        if file_sha256(p) != sums[Path(p).name]:
+            raise InputError(f"{p}: made again from {recipe_path}, but its bytes differ from the recorded ones "
+                             "(another numpy or scipy?): rerun the stage that writes the recipe (dvc repro -f -s ...)")

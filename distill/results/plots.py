@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from distill.core import files
-from distill.core.names import CNN, HARD, HEAD, KD, MLP, MSE, SEP
+from distill.core.names import CNN, HARD, HEAD, KD, MLP, MSE, SEP, TIED, VSEP
 from distill.results.report import SEED, SEED_STUDENT, head_params, pareto, seed_records
 from distill.training.models import TEACHER_CONV_PARAMS
 from distill.training.scores import confusion
@@ -85,8 +85,9 @@ def head_sweep(records, teacher, x_key, path):
     _save(fig, path)
 
 
-ARCH_MARKER = {HEAD: "o", MLP: "s", CNN: "^", SEP: "D"}
-ARCH_COLOR = {HEAD: "tab:purple", MLP: "tab:orange", CNN: "tab:blue", SEP: "tab:green"}
+ARCH_MARKER = {HEAD: "o", MLP: "s", CNN: "^", SEP: "D", TIED: "P", VSEP: "v"}
+ARCH_COLOR = {HEAD: "tab:purple", MLP: "tab:orange", CNN: "tab:blue", SEP: "tab:green", TIED: "tab:red",
+              VSEP: "tab:brown"}
 
 
 def frontier(records, teacher, targets, path):

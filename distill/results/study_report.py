@@ -127,8 +127,8 @@ def seeds_table(records):
     return "\n".join(lines)
 
 
-def report(summary, networks, rows=(), deep=()):
-    """The study's Markdown page."""
+def report(summary, networks, rows=(), deep=(), tuning=()):
+    """The study's Markdown page; `tuning`: the exploration trials (metrics/tuning.json, bench/tune.py --study)."""
     s = summary
     records, _ = records_of(networks)
     t = s["teacher"]
@@ -181,6 +181,11 @@ def report(summary, networks, rows=(), deep=()):
                    f"{b['x_smaller']:,.0f}x smaller than the teacher's float32 file, test accuracy {b['accuracy']:.4f}."
                    if b else f"No .dcz file reaches {s['file_target']}."), "",
                   R.artifacts_table(rows), "", R.deep_table(deep), ""]
+    if tuning:
+        lines += ["## Every exploration trial (bench/tune.py --study; metrics/tuning.json)", "",
+                  "Short trials, one or two seeds, scored on validation only: they chose each family's recipe (the "
+                  "`train` of study/params.yaml) before its seeds trained. `changed` is what the trial varied.", "",
+                  R.trials_table(tuning), ""]
     lines += ["## Every seed", "", seeds_table(records), ""]
     return "\n".join(lines) + "\n"
 

@@ -39,23 +39,12 @@ def train_config(train, epochs, seed):
     return TrainConfig(**dataclasses.asdict(train), epochs=epochs, seeds=[seed])
 
 
-def maybe_empty(spec):
-    """A list, empty or not, each item checked by `spec`, no item twice: an empty `hidden` leaves a
-    family out of the study (DVC's matrix then makes no stage for it)."""
-    def check(value, key, path):
-        if value == []:
-            return []
-        return P.list_of(spec)(value, key, path)
-
-    return check
-
-
 @dataclass(frozen=True)
 class StudyFamily:
     """One family's grid: every width crossed with every loss and every schedule, each trained once
     per seed."""
 
-    hidden: list = P.field(maybe_empty(P.widths()))
+    hidden: list = P.field(P.list_of(P.widths(), empty=True))  # []: the family left out
     loss: list = P.field(P.list_of(P.choice(*names.LOSSES)))
     epochs: list = P.field(P.list_of(P.integer(min=1)))  # the schedules: validation picks one per network and loss
     seeds: list = P.field(P.list_of(P.integer(min=0)))  # add one and only it trains
@@ -116,6 +105,7 @@ def point(study, arch, hidden, loss=None, path=P.PARAMS_FILE):
 
 SEEDS = f"{paths.METRICS}/seeds"  # metrics/seeds/<network>/: each seed's record and predictions
 NETWORKS = f"{paths.METRICS}/networks"  # metrics/networks/<network>.json: a network's seeds gathered
+TUNING = f"{paths.METRICS}/tuning.json"  # the exploration trials on validation (bench/tune.py --study appends)
 
 
 def network_dir(network):

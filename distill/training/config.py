@@ -11,16 +11,20 @@ from distill.core import params as P
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a student trains from the cached teacher outputs (Adam, cosine-decayed to 0)."""
+    """How a student trains from the cached teacher outputs (its optimizer at a peak learning rate,
+    cosine-decayed to 0)."""
 
     temperature: float = P.field(P.number(above=0))  # kd: softmax temperature T
     alpha: float = P.field(P.number(min=0, max=1))  # kd: weight of the soft term; 1 - alpha on the labels
     target_weight: float = P.field(P.number(min=0))  # dkd: weight of the target-class term (DKD's alpha)
     nontarget_weight: float = P.field(P.number(min=0))  # dkd: weight of the non-target term (DKD's beta)
     augment: bool = P.field(P.boolean())  # standalone families: train on the cached views and their teacher logits
+    mixup: bool = P.field(P.boolean())  # with augment: on the views' mixup blends (views.mixup > 0), labels blended too
     epochs: int = P.field(P.integer(min=1))
     batch_size: int = P.field(P.integer(min=1))
-    learning_rate: float = P.field(P.number(above=0))
+    learning_rate: float = P.field(P.number(above=0))  # peak: cosine-decayed to 0 over the epochs
+    optimizer: str = P.field(P.choice(*names.OPTIMIZERS))
+    weight_decay: float = P.field(P.number(min=0, max=1))  # decoupled (AdamW's); 0: off
     dropout: float = P.field(P.number(min=0, max=0.95))
     seeds: list = P.field(P.list_of(P.integer(min=0)))  # one model per seed: its init and batch order
 
@@ -33,11 +37,14 @@ class TrainConfig:
         return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
 
 
-def augment_problem(arch, augment):
-    """Why a student of family `arch` cannot train on the cached views, or None."""
+def augment_problem(arch, augment, mixup=False):
+    """(key, why) when a student of family `arch` cannot train on the cached views (or their blends)
+    as asked, or None."""
     if augment and arch not in names.STANDALONE:
-        return (f"a {arch} student reads the teacher's conv features of the plain images, not views; "
-                "must be false")
+        return "augment", (f"a {arch} student reads the teacher's conv features of the plain images, not views; "
+                           "must be false")
+    if mixup and not augment:
+        return "mixup", "the blends are of the cached views: needs augment true"
     return None
 
 
@@ -58,8 +65,8 @@ class SweepConfig:
 
     def problems(self):
         for arch, family in self.families.items():
-            if problem := augment_problem(arch, family.train.augment):
-                yield f"{arch}.train.augment", problem
+            if problem := augment_problem(arch, family.train.augment, family.train.mixup):
+                yield f"{arch}.train.{problem[0]}", problem[1]
             for i, widths in enumerate(family.hidden):
                 if problem := names.widths_problem(arch, widths):
                     yield f"{arch}.hidden[{i}]", problem
@@ -127,8 +134,8 @@ class StudentConfig(TrainConfig):
     def problems(self):
         if problem := names.widths_problem(self.arch, self.hidden):
             yield "hidden", problem
-        if problem := augment_problem(self.arch, self.augment):
-            yield "augment", problem
+        if problem := augment_problem(self.arch, self.augment, self.mixup):
+            yield problem
 
     @property
     def spec(self):

@@ -5,6 +5,7 @@ The teacher trains with a plain `model.fit` on in-memory arrays, or on `Batches`
 Students (students.py) train from the cached teacher outputs through `Batches`, which reads rows
 from memory-mapped .npy files, so a 1 GB feature array is never copied whole into RAM.
 """
+import contextlib
 import math
 import sys
 import time
@@ -15,11 +16,12 @@ import tensorflow as tf
 
 from distill import Error
 from distill.core import files
-from distill.core.names import ADADELTA, ADAM, CONSTANT, NUM_CLASSES, RMSPROP, SCHEDULES, SGD
+from distill.core.names import ADADELTA, ADAM, ADAMW, CONSTANT, NUM_CLASSES, RMSPROP, SCHEDULES, SGD
 from distill.training import models
 
 OPTIMIZERS = {  # Keras 3 applies `weight_decay` decoupled from the gradient (as AdamW) for each
     ADAM: lambda lr, wd: keras.optimizers.Adam(lr, weight_decay=wd),
+    ADAMW: lambda lr, wd: keras.optimizers.AdamW(lr, weight_decay=wd or 0.0),  # Adam with decay by name
     SGD: lambda lr, wd: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd),
     RMSPROP: lambda lr, wd: keras.optimizers.RMSprop(lr, weight_decay=wd),
     ADADELTA: lambda lr, wd: keras.optimizers.Adadelta(lr, weight_decay=wd),
@@ -140,14 +142,18 @@ def predict(model, x, batch_size=1000, transform=None):
     return np.concatenate(out) if out else np.zeros((0, model.outputs[0].shape[-1]), np.float32)
 
 
-def dump_view_logits(teacher, views, path, batch_size=1000, label="teacher_outputs: views"):
-    """The teacher's logits (float32, (K, n, 10)) on every cached view, blended as students see them."""
+def dump_view_logits(teacher, views, path, batch_size=1000, label="teacher_outputs: views", mix=False):
+    """The teacher's logits (float32, (K, n, 10)) on every cached view: on its mixup blend with `mix`
+    (an empty (0, n, 10) array when the views have no mixup), else on the view itself."""
+    if mix and views.partner is None:
+        files.save_npy(path, np.zeros((0, views.n, NUM_CLASSES), np.float32))
+        return
     out = np.empty((views.count, views.n, NUM_CLASSES), np.float32)
     start_time, shown = time.time(), -1
     for k in range(views.count):
         for start in range(0, views.n, batch_size):
             i = np.arange(start, min(views.n, start + batch_size))
-            out[k, i] = np.asarray(teacher(views.images(np.full(len(i), k), i), training=False))
+            out[k, i] = np.asarray(teacher(views.images(np.full(len(i), k), i, mix=mix), training=False))
         if int(10 * (k + 1) / views.count) > shown:
             shown = int(10 * (k + 1) / views.count)
             print(f"{label}: {k + 1}/{views.count} views of {views.n} images ({time.time() - start_time:.0f}s)",
@@ -157,25 +163,29 @@ def dump_view_logits(teacher, views, path, batch_size=1000, label="teacher_outpu
 
 def dump_teacher_outputs(teacher, x, logits_path, features_path, batch_size=1000, features_dtype="float16",
                          label="teacher_outputs"):
-    """Write the teacher's logits (float32) and conv features for images `x` as two .npy files.
+    """Write the teacher's logits (float32) and conv features for images `x` as two .npy files (only
+    the logits when `features_path` is None).
 
     Inference mode (dropout off), streamed batch by batch into .npy files, each renamed into place
     only when complete.
     """
     both = models.teacher_with_features(teacher)
     n = len(x)
-    with files.atomic_path(logits_path) as logits_tmp, files.atomic_path(features_path) as features_tmp, \
-            open(logits_tmp, "wb") as logits, open(features_tmp, "wb") as features:
+    arrays = [(logits_path, (n, NUM_CLASSES), np.float32)]
+    if features_path is not None:
+        arrays.append((features_path, (n, models.TEACHER_FEATURES), np.dtype(features_dtype)))
+    with contextlib.ExitStack() as stack:
         # plain appends, not a memory map: written pages do not pile up in this process's memory
-        for f, shape, dtype in ((logits, (n, NUM_CLASSES), np.float32),
-                                (features, (n, models.TEACHER_FEATURES), np.dtype(features_dtype))):
+        out = [stack.enter_context(open(stack.enter_context(files.atomic_path(path)), "wb")) for path, _, _ in arrays]
+        for f, (_, shape, dtype) in zip(out, arrays):
             np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                                                      "fortran_order": False, "shape": shape})
         shown, start_time = -1, time.time()
         for start in range(0, n, batch_size):
             f, z = both(x[start:start + batch_size], training=False)
-            features.write(np.ascontiguousarray(f, dtype=features_dtype).tobytes())
-            logits.write(np.ascontiguousarray(z, dtype=np.float32).tobytes())
+            out[0].write(np.ascontiguousarray(z, dtype=np.float32).tobytes())
+            if features_path is not None:
+                out[1].write(np.ascontiguousarray(f, dtype=features_dtype).tobytes())
             done = min(n, start + batch_size)
             if int(10 * done / n) > shown:
                 shown = int(10 * done / n)

@@ -7,6 +7,15 @@
 - `cnn`:     standalone, a small CNN: per width w, Conv3x3(w) -> BatchNorm -> ReLU; 2x2 max-pooling
              after each of the first two convs (28 -> 14 -> 7), so any further convs run on the cheap
              7x7 maps; then global average pooling -> Dropout -> Dense(10).
+- `sep`:     standalone: a conv stem and a separable conv, each pooled (28 -> 14 -> 7), then one shared
+             separable conv applied `repeats` times as residual blocks at 7x7.
+- `tied`:    standalone, after the 1,936-param public record (ruslangrimov/mnist-minimal-model):
+             Conv3x3(stem, valid) pooled once to 13x13, a valid separable conv to 11x11, then one
+             separable conv (same padding) applied `repeats` times, each use with its own SampleNorm;
+             global average pooling -> Dense(dense) -> Dense(10). ReLU, SampleNorm, Dropout after each.
+- `vsep`:    standalone, after the 997-param public record (JoshWarn/Parameter-Efficient-MNIST):
+             Conv3x3(stem, valid) pooled once to 13x13, then valid separable convs (13 -> 11 -> 9 ...),
+             LeakyReLU(0.2) and Dropout after each; global average pooling -> Dense(10). No normalization.
 All output logits (no softmax): the losses apply their own temperature.
 """
 import math
@@ -16,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from distill.core.names import ARCHS, CNN, HEAD, MLP, NUM_CLASSES, SEP, TEACHER, widths_problem
+from distill.core.names import ARCHS, CNN, HEAD, MLP, NUM_CLASSES, SEP, TEACHER, TIED, VSEP, widths_problem
 
 INPUT_SHAPE = (28, 28, 1)
 FEATURES_LAYER = "features"  # the teacher's flattened conv output, 9216 values after MaxPool
@@ -51,6 +60,33 @@ class BatchNorm(layers.BatchNormalization):
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return tf.cast(y, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="distill")
+class SampleNorm(layers.Layer):
+    """Each example normalized over all its values (height, width and channels together), then one
+    learned scale and one shift for the layer: 2 parameters, and nothing stored for inference
+    (keras-contrib's InstanceNormalization(axis=None), which the 1,936-param record uses).
+
+    Args:
+        epsilon: added to the variance (keras-contrib's default).
+    """
+
+    def __init__(self, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(), initializer="zeros", name="beta")
+
+    def call(self, inputs):
+        axes = list(range(1, len(inputs.shape)))
+        mean, variance = tf.nn.moments(inputs, axes=axes, keepdims=True)
+        return (inputs - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 def teacher():
@@ -118,6 +154,10 @@ def student(arch, widths, dropout=0.0, features=TEACHER_FEATURES):
         return keras.Sequential(stack, name=CNN)
     if arch == SEP:
         return _sep(*widths, dropout)
+    if arch == TIED:
+        return _tied(*widths, dropout)
+    if arch == VSEP:
+        return _vsep(widths[0], widths[1:], dropout)
     raise ValueError(f"unknown arch '{arch}' (known: {', '.join(ARCHS)})")
 
 
@@ -142,6 +182,53 @@ def _sep(stem, width, repeats, dropout):
         x = layers.ReLU()(layers.Add()([x, BatchNorm(name=f"shared_bn{r + 1}")(y)]))
     x = layers.Dropout(dropout)(layers.GlobalAveragePooling2D()(x))
     return keras.Model(inputs, layers.Dense(NUM_CLASSES)(x), name=SEP)
+
+
+def _valid_stem(inputs, stem, activation):
+    """Conv3x3(stem, valid) 28 -> 26, the activation, then 2x2 max-pooling to 13x13: the one early
+    downsampling both public records make."""
+    x = layers.Conv2D(stem, 3, name="stem")(inputs)
+    return layers.MaxPooling2D(2)(activation()(x))
+
+
+def _separable_valid(width, name, padding="valid"):
+    """A depthwise 3x3 (no bias) then a pointwise 1x1 with a bias: keras's SeparableConv2D in two
+    layers, so pruning and weight sharing see the pointwise kernel as a Conv2D."""
+    return [layers.DepthwiseConv2D(3, padding=padding, use_bias=False, name=f"{name}_depthwise"),
+            layers.Conv2D(width, 1, name=f"{name}_pointwise")]
+
+
+def _tied(stem, width, repeats, dense, dropout):
+    def after(x, name):  # ReLU, SampleNorm, Dropout: the record's order
+        return layers.Dropout(dropout)(SampleNorm(name=f"{name}_norm")(layers.ReLU()(x)))
+
+    inputs = keras.Input(INPUT_SHAPE)
+    x = layers.Dropout(dropout)(SampleNorm(name="stem_norm")(_valid_stem(inputs, stem, layers.ReLU)))
+    for layer in _separable_valid(width, "sep"):
+        x = layer(x)
+    x = after(x, "sep")
+    shared = _separable_valid(width, "shared", padding="same")
+    for r in range(repeats):
+        for layer in shared:
+            x = layer(x)
+        x = after(x, f"shared{r + 1}")
+    x = layers.GlobalAveragePooling2D()(x)
+    x = after(layers.Dense(dense, name="hidden")(x), "hidden")
+    return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name=TIED)
+
+
+def _vsep(stem, widths, dropout):
+    def leaky():
+        return layers.LeakyReLU(negative_slope=0.2)
+
+    inputs = keras.Input(INPUT_SHAPE)
+    x = _valid_stem(inputs, stem, leaky)
+    for i, width in enumerate(widths):
+        for layer in _separable_valid(width, f"sep{i + 1}"):
+            x = layer(x)
+        x = layers.Dropout(dropout)(leaky()(x))
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name=VSEP)
 
 
 def deployed_params(arch, model):
@@ -197,4 +284,14 @@ def size(arch, widths):
         stem, width, repeats = widths
         params = 9 * stem + 4 * stem + 9 * stem + stem * width + 4 * width + 9 * width + width * width
         return params + 4 * width * repeats + width * classes + classes, 15 + 4 * repeats
+    if arch == TIED:  # stem, separable, shared separable, dense, output (biases on each); 2 per SampleNorm
+        stem, width, repeats, dense = widths
+        convs = 10 * stem + (9 * stem + stem * width + width) + (9 * width + width * width + width)
+        norms = 2 * (3 + repeats)
+        return convs + norms + (width * dense + dense) + (dense * classes + classes), 10 + 2 * (3 + repeats) + 2
+    if arch == VSEP:  # stem, then per separable a depthwise kernel and a pointwise kernel and bias
+        stem, seps = widths[0], widths[1:]
+        ins = [stem, *seps[:-1]]
+        params = 10 * stem + sum(9 * i + i * o + o for i, o in zip(ins, seps))
+        return params + seps[-1] * classes + classes, 2 + 3 * len(seps) + 2
     raise ValueError(f"no parameter count for family '{arch}'")

@@ -15,21 +15,22 @@ import numpy as np
 
 from distill import data
 from distill.core import files, paths
-from distill.core.names import ADAM, COSINE, HEAD, format_widths, headline
+from distill.core.names import COSINE, HEAD, format_widths, headline
 from distill.data import views
 from distill.training import evaluation, loop, losses, models, provenance
 from distill.training.loop import Batches, Progress, learning_rate, live_callbacks, optimizer, predict, set_determinism
 
 
 def fit_student(model, loss, examples, train, seed=0, label="student", live_dir=None, validation=None):
-    """Train a student on `examples` for `train.epochs` epochs of `train.batch_size`, Adam at
-    `train.learning_rate` decayed to 0 on a cosine, batches shuffled by `seed`. `examples` is
-    (x, packed targets, transform), x memory-mapped features or images, or ready batches (a
+    """Train a student on `examples` for `train.epochs` epochs of `train.batch_size`, `train.optimizer`
+    (with `train.weight_decay`) at `train.learning_rate` decayed to 0 on a cosine, batches shuffled by
+    `seed`. `examples` is (x, packed targets, transform), x memory-mapped features or images, or ready batches (a
     loop.Batches.of_views of cached views). `validation`, (x, packed targets, transform), is scored
     after every epoch (val_accuracy in the logs and dvclive's curves); nothing trains on it."""
     batches = loop.batches(examples, train.batch_size, seed)
     model.compile(
-        optimizer=optimizer(ADAM, learning_rate(train.learning_rate, COSINE, len(batches) * train.epochs)),
+        optimizer=optimizer(train.optimizer, learning_rate(train.learning_rate, COSINE, len(batches) * train.epochs),
+                            train.weight_decay),
         loss=loss,
         metrics=[losses.LabelAccuracy()],
         steps_per_execution=16,  # fewer Python round trips: 1.2-2x faster epochs for head and mlp students
@@ -92,22 +93,28 @@ def examples(split):
     return split.x, losses.pack_targets(split.labels, split.logits), split.transform
 
 
-def view_data(labels):
-    """The cached views of the training images and the teacher's logits on each, checked to match."""
+def view_data(labels, mixed=False):
+    """The cached views of the training images and the teacher's logits on each (on its mixup blend
+    with `mixed`), checked to match."""
     cached = views.load(paths.VIEW_IMAGES, paths.VIEW_MIX, labels)
-    logits = files.load_npy(paths.VIEW_LOGITS)
+    path = paths.VIEW_MIXED_LOGITS if mixed else paths.VIEW_LOGITS
+    if mixed and cached.partner is None:
+        raise files.InputError(f"{paths.VIEW_MIX}: the views have no mixup (views.mixup is 0), so a student cannot "
+                               "train on their blends: set views.mixup > 0 or the student's mixup to false")
+    logits = files.load_npy(path)
     if logits.shape != (cached.count, cached.n, data.NUM_CLASSES):
-        raise files.InputError(f"{paths.VIEW_LOGITS}: holds {logits.shape}, expected ({cached.count}, {cached.n}, "
+        raise files.InputError(f"{path}: holds {logits.shape}, expected ({cached.count}, {cached.n}, "
                                f"{data.NUM_CLASSES}) for the views in {paths.VIEW_IMAGES}: rerun teacher_outputs "
                                "(dvc repro)")
-    return cached, logits
+    return cached, logits, mixed
 
 
-def view_batches(cached, logits, batch_size, seed):
-    """Batches of views, each with its packed targets: its label (blended under mixup) and the
-    teacher's logits for that very view."""
-    return Batches.of_views(cached, lambda k, i: losses.pack_targets(cached.label_weights(k, i), logits[k, i]),
-                            batch_size, seed=seed)
+def view_batches(cached, logits, mixed, batch_size, seed):
+    """Batches of views (their mixup blends with `mixed`), each with its packed targets: its label
+    (blended as the view is) and the teacher's logits for that very input."""
+    return Batches.of_views(cached, lambda k, i: losses.pack_targets(cached.label_weights(k, i, mix=mixed),
+                                                                     logits[k, i]),
+                            batch_size, seed=seed, mix=mixed)
 
 
 def train_student(spec, train, label="student", live_dir=None):
@@ -116,7 +123,7 @@ def train_student(spec, train, label="student", live_dir=None):
     return a Trained per seed. Each seed's curves go to <live_dir>/seed-<seed>."""
     mnist = data.load()
     split = {s: student_data(spec.arch, s, mnist) for s in data.SPLITS}
-    cached = view_data(mnist["y_train"]) if train.augment else None
+    cached = view_data(mnist["y_train"], train.mixup) if train.augment else None
     runs = []
     for seed in train.seeds:
         set_determinism(seed)
