@@ -213,3 +213,16 @@ def test_lock_entries_are_the_lock_s_stages():
     assert fanout.lock_entries(text) == {"student": {"cmd": "s", "outs": [{"path": "a", "md5": "x"}]},
                                          "fetch": {"cmd": "f"}}
     assert list(fanout.lock_entries(text, ["student"])) == ["student"]
+
+
+def test_gather_refuses_a_ref_without_the_lock_and_writes_nothing(toy):
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", "no run yet"]):
+        subprocess.run(cmd, cwd=toy, check=True, env=env)
+    with pytest.raises(fanout.FanoutError, match=r"HEAD: no dvc.lock to gather"):
+        fanout.gather(["HEAD"], root=toy)
+    assert not (toy / "dvc.lock").exists()
+    r = subprocess.run([sys.executable, "-m", "distill.fanout", "gather", "nosuchbranch"], cwd=toy,
+                       capture_output=True, text=True, env={**env, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 1 and r.stderr.startswith("fanout: nosuchbranch: no dvc.lock to gather"), r.stderr
