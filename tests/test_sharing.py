@@ -13,6 +13,7 @@ from test_compression import KD, _copy, _trained
 
 from distill.compression import codec, sharing, tflite
 from distill.compression.config import CONV, DENSE, OUTPUT
+from distill.core import names
 from distill.training import evaluation, loop, losses, models
 
 
@@ -87,6 +88,21 @@ def test_cnn_with_batchnorm_and_the_teacher_build_and_decode():
     assert sharing.build("head-6").count_params() == models.student_params("head", (6,))
 
 
+@pytest.mark.parametrize("network, bits", [("tied-4-6-2-4", [3, 3, 3, 3, 3]), ("vsep-3-4-5", [3, 3, 3, 3])])
+def test_the_public_shapes_prune_share_and_decode(network, bits):
+    """Shared layers (tied applies one separable conv again and again) and SampleNorm's two floats."""
+    arch, _, hidden = network.partition("-")
+    model = models.student(arch, names.parse_widths(hidden))
+    assert len(models.prunable(model)) == len(bits)  # the convs' and dense kernels; depthwise ones stay floats
+    tflite.prune(model, None, 0.5, epochs=0, learning_rate=0.001, batch_size=1)
+    shared = sharing.share(model, bits)
+    sharing.round_floats(model, shared, "float16")
+    decoded = sharing.decode(sharing.encode(model, shared, network, "float16"))
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), decoded.get_weights()))
+    x = np.random.default_rng(0).random((4, 28, 28, 1), np.float32)
+    assert np.array_equal(loop.predict(model, x), loop.predict(decoded, x))
+
+
 def test_file_naming_an_unknown_network_is_refused():
     blob = codec.encode("resnet-50", [np.zeros(3, np.float32)], "float16")
     with pytest.raises(codec.FormatError, match="resnet-50"):
@@ -104,6 +120,7 @@ def test_the_committed_file_decodes_to_the_same_weights():
 
 
 @pytest.mark.parametrize("network", ["teacher", "head-6", "mlp-4", "mlp-64-32", "cnn-4-8", "cnn-8-16-16-32",
+                                     "tied-8-26-3-16", "vsep-7-10-10-11-12",
                                      "sep-2-4-1", "sep-8-24-2"])
 def test_network_size_counts_what_build_makes(network):
     model = sharing.build(network)

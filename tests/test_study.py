@@ -532,7 +532,7 @@ def test_shares_run_on_clones_gather_into_one_clean_commit(shrunk, tmp_path):
     params = origin.params()
     params["study"]["vsep"].update(hidden=["2-3"], loss=["kd", "hard"], epochs=[1], seeds=[0])
     params["study"]["vsep"]["train"].update(batch_size=64)
-    params["deep_compress"]["teacher"] = []  # two networks, one unit each: two shares
+    params["deep_compress"].update(teacher=[], students=[])  # two networks, one unit each: two shares
     origin.set_params(params)
     origin.commit("two networks")
     plan = json.loads(origin.run(*fanout, "plan", "-p", "study/dvc.yaml", "--shares", "2", "--json").stdout)
