@@ -38,7 +38,7 @@ from distill.core import params as P  # noqa: E402
 from distill.core.stage import run  # noqa: E402
 from distill.results.config import TUNING  # noqa: E402
 from distill.training import scores  # noqa: E402
-from distill.training.config import sweep_spec  # noqa: E402
+from distill.training.config import augment_problem, sweep_spec  # noqa: E402
 
 STUDY = ROOT / "study"
 LOCK = ROOT / ".dvc" / "tmp" / "tune.lock"  # git-ignored: tuners side by side take turns appending
@@ -79,7 +79,8 @@ def main():
     ap.add_argument("--seeds", default="0", help="comma-separated seeds per variant (default: 0)")
     ap.add_argument("--prune", action="append", default=[], metavar="SPARSITY:EPOCHS",
                     help="also prune each trained model to SPARSITY with EPOCHS of fine-tuning, as compress does")
-    ap.add_argument("--out", help=f"(default: {TUNING}; with --study, study/metrics/tuning.json)")
+    ap.add_argument("--out", help=f"(default: {TUNING}; with --study, study/metrics/tuning.json; "
+                                  "a relative path is then under study/)")
     args = ap.parse_args()
     try:
         spec = names.StudentSpec(args.arch, P.widths()(args.hidden, "hidden", "command line"), args.loss)
@@ -89,6 +90,9 @@ def main():
             settings[key] = [parse_value(v) for v in values.split(",") if v]
         seeds = [int(s) for s in args.seeds.split(",")]
         runs = variants(dataclasses.replace(starting_point(args), seeds=seeds), settings)
+        for cfg in runs:  # the checks a params section gets, across fields
+            if problem := augment_problem(args.arch, cfg.augment, cfg.mixup):
+                raise P.ParamsError(f"--set {problem[0]}: {problem[1]}")
         compress = P.section("compress", CompressConfig)
         check = {f.name: f.metadata["check"] for f in dataclasses.fields(compress)}
         prunes = []

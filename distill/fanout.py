@@ -35,8 +35,9 @@ pushes its run-cache with `push` (which adds what `dvc push --run-cache` leaves 
 
 Through git instead (the study, whose outputs git tracks): each machine commits its share to a branch of
 its own, and `gather` takes, from each branch, the dvc.lock entries of the stages it ran and their
-output files, into one working tree; a conflict (one stage recorded two ways) or an entry that is not
-up to date here is refused before anything is written. docs/study.md has a CI matrix and a Slurm array.
+output files, into one working tree; a conflict (one stage recorded two ways) or an output missing
+from its branch is refused before anything is written, and an entry that is not up to date here is
+reported after. docs/study.md has a CI matrix and a Slurm array.
 """
 import argparse
 import contextlib
@@ -321,10 +322,11 @@ def gather(refs, pipeline=PIPELINE, root=".", echo=print):
     """Bring into this working tree, from each git ref (a branch a share was committed to), the dvc.lock
     entries it has and this tree's dvc.lock lacks or holds otherwise, with those stages' output files.
 
-    Refused, with nothing written: a ref without the pipeline's dvc.lock, and a stage that two refs
-    recorded two ways (two shares that ran one stage apart, e.g. upstream not committed first). Returns
-    {stage: ref}. Afterwards every gathered stage must be up to date (`dvc status`), or FanoutError says
-    which are not (a share run on other code, params or upstream than this tree's).
+    Refused, with nothing written: a ref without the pipeline's dvc.lock, a stage that two refs recorded
+    two ways (two shares that ran one stage apart, e.g. upstream not committed first), and an output a
+    ref's entry lists but its commit lacks. Returns {stage: ref}. After writing, every gathered stage
+    must be up to date (`dvc status`), or FanoutError says which are not (a share run on other code,
+    params or upstream than this tree's): `git checkout -- .` then undoes the gather.
     """
     import yaml
     from dvc.utils.serialize import dump_yaml
@@ -347,11 +349,18 @@ def gather(refs, pipeline=PIPELINE, root=".", echo=print):
                                   "did not start from one commit (commit the upstream first: fanout run --upstream)")
             merged[stage], taken[stage] = entry, ref
     folder = Path(pipeline).parent
-    for ref in refs:
-        outs = [(folder / o["path"]).as_posix() for stage, r in taken.items() if r == ref
-                for o in merged[stage].get("outs", [])]
-        if outs:
-            _git(root, "checkout", ref, "--", *outs)
+    outs = {ref: [(folder / o["path"]).as_posix() for stage, r in taken.items() if r == ref
+                  for o in merged[stage].get("outs", [])] for ref in refs}
+    for ref, paths in outs.items():  # every output in git on its branch (DVC-cached ones travel by remote)
+        missing = [p for p in paths if subprocess.run(["git", "cat-file", "-e", f"{ref}:{p}"], cwd=root,
+                                                      capture_output=True).returncode]
+        if missing:
+            raise FanoutError(f"{ref}: {missing[0]} is not committed there{' (and more)' if len(missing) > 1 else ''}; "
+                              "commit every output of the share (git add -A study), or move DVC-cached ones "
+                              "through a remote (fanout push, dvc repro --pull)")
+    for ref, paths in outs.items():
+        if paths:
+            _git(root, "checkout", ref, "--", *paths)
     dump_yaml(str(lock_path), {**ours, "stages": merged})
     if taken:
         stale = _not_up_to_date(root, [f"{pipeline}:{s}" if pipeline != PIPELINE else s for s in taken])

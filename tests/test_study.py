@@ -524,7 +524,8 @@ def test_a_study_deep_compress_stage_depends_on_the_provenance_it_reads(shrunk):
 
 def test_shares_run_on_clones_gather_into_one_clean_commit(shrunk, tmp_path):
     """Machines of a CI matrix or a Slurm array: each clones, runs the share `fanout plan` gives it and commits
-    to a branch of its own; one gather takes every branch's stages into one commit, and nothing reruns."""
+    to a branch of its own; one gather takes every branch's stages into one commit, and only the report,
+    which reads every share, runs after it."""
     origin = Repo(tmp_path / "origin")
     Repo(tmp_path).run("git", "clone", "-q", str(shrunk.path), str(origin.path))
     fanout = (sys.executable, "-m", "distill.fanout")
@@ -547,8 +548,10 @@ def test_shares_run_on_clones_gather_into_one_clean_commit(shrunk, tmp_path):
         clone.run("git", "push", "-q", "origin", f"share-{k}")
         seeds = clone.path / "study" / "metrics" / "seeds"
         files[k] = {p.relative_to(clone.path): p.read_bytes() for p in seeds.rglob("*") if p.is_file()}
+    assert {p.parts[3] for p in files[1]} ^ {p.parts[3] for p in files[2]} == {"sep-2-4-1", "vsep-2-3"}
     r = origin.run(*fanout, "gather", "-p", "study/dvc.yaml", "share-1", "share-2")
-    assert "share-1: " in r.stdout and "share-2: " in r.stdout, r.stdout
+    counts = dict(re.findall(r"^(share-\d): (\d+) stages? gathered", r.stdout, re.M))
+    assert set(counts) == {"share-1", "share-2"} and all(int(n) > 0 for n in counts.values()), r.stdout
     for k in (1, 2):
         assert all((origin.path / rel).read_bytes() == blob for rel, blob in files[k].items())
     r = origin.dvc("repro", "study/dvc.yaml")
