@@ -426,7 +426,8 @@ def shrunk(tmp_path_factory):
     for rel in filter(None, listed):
         src = ROOT / rel
         results = rel.startswith(("study/data/", "study/metrics/")) and not rel.endswith(".gitignore")
-        if src.is_file() and not results and rel != "study/dvc.lock":
+        inputs = rel == f"study/{S.TUNING}"  # the exploration trials: an input the report lists, not an output
+        if src.is_file() and (inputs or not results) and rel != "study/dvc.lock":
             (path / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, path / rel)
     repo = Repo(path)
@@ -528,6 +529,8 @@ def test_shares_run_on_clones_gather_into_one_clean_commit(shrunk, tmp_path):
     which reads every share, runs after it."""
     origin = Repo(tmp_path / "origin")
     Repo(tmp_path).run("git", "clone", "-q", str(shrunk.path), str(origin.path))
+    first = origin.run("git", "rev-list", "--max-parents=0", "HEAD").stdout.strip()
+    origin.run("git", "reset", "-q", "--hard", first)  # the shrunk study before any other test ran it
     fanout = (sys.executable, "-m", "distill.fanout")
     origin.run(*fanout, "run", "-p", "study/dvc.yaml", "--upstream", "-w", "1")  # what every share reads, once
     params = origin.params()
