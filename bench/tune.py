@@ -105,7 +105,7 @@ def main():
         raise SystemExit(f"tune: error: {e}") from None
 
     from distill import data
-    from distill.compression import tflite
+    from distill.compression import pruning
     from distill.training import loop, losses, models, students
 
     mnist = data.load()
@@ -132,9 +132,9 @@ def main():
                 copy = models.student(spec.arch, spec.widths, cfg.dropout)
                 copy.set_weights(model.get_weights())
                 copy.compile(loss=losses.get(spec.loss, cfg))
-                tflite.prune(copy, students.examples(train), prune.sparsity, prune.finetune_epochs,
-                                  prune.learning_rate, prune.batch_size, prune.seed,
-                                  f"tune {spec.name} prune {prune.sparsity}")
+                pruning.prune(copy, students.examples(train), prune.sparsity, prune.finetune_epochs,
+                              prune.learning_rate, prune.batch_size, prune.seed,
+                              f"tune {spec.name} prune {prune.sparsity}", losses.LabelAccuracy())
                 logits = loop.predict(copy, val.x, transform=val.transform)
                 pruned.setdefault((prune.sparsity, prune.finetune_epochs), []).append(
                     round(scores.accuracy(logits, val.labels), 6))

@@ -5,7 +5,8 @@ from conftest import default_params, digit_images
 from test_training import train_config
 
 from distill import data
-from distill.compression import tflite as C
+from distill.compression import pruning as C
+from distill.compression import tflite
 from distill.compression.config import CompressConfig
 from distill.core import params
 from distill.training import loop, losses, models, scores, students
@@ -99,28 +100,28 @@ def test_prune_helper_hits_the_target(trained_cnn):
 
 def test_int8_file_has_int8_weights(trained_cnn):
     model, (x, _) = trained_cnn
-    float_blob = C.to_tflite(model)
-    int8_blob = C.to_tflite(model, int8=True, calibration=x[:200])
-    weights = C.weight_dtypes(int8_blob)
+    float_blob = tflite.to_tflite(model)
+    int8_blob = tflite.to_tflite(model, int8=True, calibration=x[:200])
+    weights = tflite.weight_dtypes(int8_blob)
     assert set(weights) == {"CONV_2D", "FULLY_CONNECTED"} and len(weights["CONV_2D"]) == 3
     assert all(d == "int8" for ds in weights.values() for d in ds)
-    assert all(d == "float32" for ds in C.weight_dtypes(float_blob).values() for d in ds)
+    assert all(d == "float32" for ds in tflite.weight_dtypes(float_blob).values() for d in ds)
 
 
 def test_int8_accuracy_within_a_point_of_float(trained_mlp):
     model, (x, _) = trained_mlp
     x_test, y_test = _digits(300, 7)
-    float_blob = C.to_tflite(model)
-    int8_blob = C.to_tflite(model, int8=True, calibration=x[:200])
-    assert all(d == "int8" for ds in C.weight_dtypes(int8_blob).values() for d in ds)
+    float_blob = tflite.to_tflite(model)
+    int8_blob = tflite.to_tflite(model, int8=True, calibration=x[:200])
+    assert all(d == "int8" for ds in tflite.weight_dtypes(int8_blob).values() for d in ds)
     acc_keras = scores.accuracy(np.asarray(model(x_test, training=False)), y_test)
-    acc_float = scores.accuracy(C.Runner(float_blob).predict(x_test), y_test)
-    acc_int8 = scores.accuracy(C.Runner(int8_blob).predict(x_test), y_test)
+    acc_float = scores.accuracy(tflite.Runner(float_blob).predict(x_test), y_test)
+    acc_int8 = scores.accuracy(tflite.Runner(int8_blob).predict(x_test), y_test)
     assert acc_keras > 0.5  # the test means something only if the model learned
     assert acc_float == acc_keras
     assert abs(acc_float - acc_int8) <= 0.01
     assert len(int8_blob) < len(float_blob) / 2
-    assert C.Runner(int8_blob).ms_per_image(x_test, batch=1, repeats=3) > 0
+    assert tflite.Runner(int8_blob).ms_per_image(x_test, batch=1, repeats=3) > 0
 
 
 def test_head_ships_with_the_teachers_conv_layers():
@@ -144,8 +145,8 @@ def test_a_tflite_file_has_the_same_bytes_for_the_same_weights(trained_cnn, tmp_
     blobs = {kind: set() for kind in ("float32", "int8")}
     for _ in range(2):  # two loads of one file, as two runs of a stage see it
         loaded = files.load_model(tmp_path / "m.keras")
-        blobs["float32"].add(C.to_tflite(loaded))
-        blobs["int8"].add(C.to_tflite(loaded, int8=True, calibration=x[:50]))
+        blobs["float32"].add(tflite.to_tflite(loaded))
+        blobs["int8"].add(tflite.to_tflite(loaded, int8=True, calibration=x[:50]))
     assert all(len(b) == 1 for b in blobs.values())
 
 

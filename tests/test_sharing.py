@@ -11,7 +11,7 @@ import test_codec
 from test_codec import FIXTURE, FIXTURE_SHAPES
 from test_compression import KD, _copy, _trained
 
-from distill.compression import codec, sharing, tflite
+from distill.compression import codec, pruning, sharing
 from distill.compression.config import CONV, DENSE, OUTPUT
 from distill.core import names
 from distill.training import evaluation, loop, losses, models
@@ -21,7 +21,7 @@ from distill.training import evaluation, loop, losses, models
 def trained():
     """A small MLP trained on synthetic digits, then pruned in one shot to 60% zeros."""
     model, (x, targets) = _trained("mlp", (32,))
-    tflite.prune(model, (x, targets, None), 0.6, epochs=0, learning_rate=0.002, batch_size=64)
+    pruning.prune(model, (x, targets, None), 0.6, epochs=0, learning_rate=0.002, batch_size=64)
     return model, (x, targets)
 
 
@@ -79,7 +79,7 @@ def test_network_round_trips_bit_for_bit_through_a_file(trained):
 
 def test_cnn_with_batchnorm_and_the_teacher_build_and_decode():
     cnn = models.student("cnn", (4, 8))
-    tflite.prune(cnn, None, 0.5, epochs=0, learning_rate=0.001, batch_size=1)
+    pruning.prune(cnn, None, 0.5, epochs=0, learning_rate=0.001, batch_size=1)
     shared = sharing.share(cnn, [3, 3, 3])
     sharing.round_floats(cnn, shared, "float32")
     decoded = sharing.decode(sharing.encode(cnn, shared, "cnn-4-8", "float32"))
@@ -94,7 +94,7 @@ def test_the_public_shapes_prune_share_and_decode(network, bits):
     arch, _, hidden = network.partition("-")
     model = models.student(arch, names.parse_widths(hidden))
     assert len(models.prunable(model)) == len(bits)  # the convs' and dense kernels; depthwise ones stay floats
-    tflite.prune(model, None, 0.5, epochs=0, learning_rate=0.001, batch_size=1)
+    pruning.prune(model, None, 0.5, epochs=0, learning_rate=0.001, batch_size=1)
     shared = sharing.share(model, bits)
     sharing.round_floats(model, shared, "float16")
     decoded = sharing.decode(sharing.encode(model, shared, network, "float16"))
@@ -167,13 +167,13 @@ def test_the_teacher_still_decodes():
         assert np.array_equal(d, e.dense() if isinstance(e, codec.Shared) else e)
 
 
-def _mutations(blob, rng, count):
+def _mutations(blob, rng, count, fields=None):
     """(what, mutated bytes): bit flips, byte replacements, truncations, insertions, deletions, and edits of the
-    header's length and count fields."""
-    size, fields = codec.header(blob).size, test_codec.fields(blob)
+    header's length and count fields ({name: (offset, struct format)}; default a version-1 file's, {}: none)."""
+    size, fields = codec.header(blob).size, test_codec.fields(blob) if fields is None else fields
+    kinds = ["flip", "byte", "header byte", "bytes", "truncate", "insert", "delete"] + (["field"] if fields else [])
     for _ in range(count):
-        b, kind = bytearray(blob), str(rng.choice(["flip", "byte", "header byte", "bytes", "truncate", "insert",
-                                                   "delete", "field"]))
+        b, kind = bytearray(blob), str(rng.choice(kinds))
         at = int(rng.integers(size if kind == "header byte" else len(b)))
         if kind == "flip":
             b[at] ^= 1 << int(rng.integers(8))
@@ -207,12 +207,19 @@ def test_random_mutations_decode_or_are_refused_quickly():
     crafted = [("gaps bomb", test_codec.with_streams(blob, gaps=test_codec.bomb())),
                ("floats bomb", test_codec.with_streams(blob, floats=test_codec.bomb())),
                ("huge network", blob[:4] + bytes([16]) + b"mlp-4096-4096-10" + blob[10:])]
+    outcomes = fuzz(sharing.decode, [*_mutations(blob, np.random.default_rng(0), 600), *crafted])
+    assert outcomes["decoded"] and outcomes["FormatError"] > 300, outcomes
+
+
+def fuzz(decode, cases):
+    """Decode each (what, bytes): it must give a network or raise codec.FormatError, within a second, and the
+    process's peak memory must grow by less than 256 MiB over all of them. Returns the outcomes' counts."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     outcomes, slowest = collections.Counter(), 0.0
-    for what, mutated in [*_mutations(blob, np.random.default_rng(0), 600), *crafted]:
+    for what, mutated in cases:
         start = time.perf_counter()
         try:
-            sharing.decode(mutated)
+            decode(mutated)
             outcomes["decoded"] += 1
         except codec.FormatError:
             outcomes["FormatError"] += 1
@@ -222,7 +229,7 @@ def test_random_mutations_decode_or_are_refused_quickly():
         assert seconds < 1, f"{what}: {seconds:.2f} s"
         slowest = max(slowest, seconds)
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
-    print(f"\n{sum(outcomes.values())} mutated files: {dict(outcomes)}; slowest {slowest:.3f} s; "
+    print(f"\n{sum(outcomes.values())} files: {dict(outcomes)}; slowest {slowest:.3f} s; "
           f"peak memory grew {grown:.0f} MiB")
-    assert outcomes["decoded"] and outcomes["FormatError"] > 300, outcomes
     assert grown < 256, f"peak memory grew {grown:.0f} MiB"
+    return outcomes

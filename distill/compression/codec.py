@@ -27,7 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAGIC = b"DCZ1"
+MAGIC = b"DCZ1"  # version 1: the network's name; the decoder builds it from the project's families
+MAGIC2 = b"DCZ2"  # version 2: the network's Keras config and every array's shape (any Keras 3 model)
+VERSIONS = {MAGIC: 1, MAGIC2: 2}
 FLOATS = {"float16": ("<f2", 0), "float32": ("<f4", 1)}  # storage name -> (dtype, code)
 SKIP = 255  # a gap byte that means "255 zeros, no weight yet"
 # What a file may hold, so that a decoder never allocates more than a few times this many floats: weights in
@@ -35,6 +37,9 @@ SKIP = 255  # a gap byte that means "255 zeros, no weight yet"
 # here have at most 42, a cnn of eight widths; 128 leaves a sep up to 28 repeats)
 MAX_PARAMS = 5_000_000
 MAX_ARRAYS = 128
+MAX_ARRAYS2 = 2048  # version 2 holds any model: a ResNet-50 has 320 weight arrays
+MAX_RANK = 8
+MAX_FILE = 64 << 20  # bytes a reader takes from a file: far above what MAX_PARAMS weights code into
 
 
 class FormatError(ValueError):
@@ -118,6 +123,14 @@ def encode(network, entries, floats="float16"):
         raise ValueError(f"{len(entries)} arrays of {weights:,} weights: the format holds at most "
                          f"{MAX_ARRAYS} arrays of {MAX_PARAMS:,} weights in all")
     header = [MAGIC, struct.pack("<B", len(name)), name, struct.pack("<BH", code, len(entries))]
+    streams = _streams(entries, dtype)
+    header += [struct.pack("<BI", e.bits, len(e.positions)) if isinstance(e, Shared) else struct.pack("<B", 0)
+               for e in entries]
+    return b"".join(header) + struct.pack("<3I", *map(len, streams)) + b"".join(streams)
+
+
+def _streams(entries, dtype):
+    """The three Huffman-coded streams of `entries`, after checking each shared kernel."""
     gap_bytes, index_bytes, float_bytes = bytearray(), bytearray(), bytearray()
     for e in entries:
         if isinstance(e, Shared):
@@ -128,32 +141,74 @@ def encode(network, entries, floats="float16"):
             if len(e.positions) and (np.any(np.diff(e.positions) <= 0) or e.positions[0] < 0
                                      or e.positions[-1] >= math.prod(e.shape)):
                 raise ValueError("kept positions must increase and lie inside the kernel")
-            header.append(struct.pack("<BI", e.bits, len(e.positions)))
             gap_bytes += gaps(e.positions)
             index_bytes += np.asarray(e.indices, np.uint8).tobytes()
             float_bytes += np.asarray(e.codebook).astype(dtype).tobytes()
         else:
-            header.append(struct.pack("<B", 0))
             float_bytes += np.asarray(e).astype(dtype).tobytes()
-    streams = [huffman(bytes(s)) for s in (gap_bytes, index_bytes, float_bytes)]
-    return b"".join(header) + struct.pack("<3I", *map(len, streams)) + b"".join(streams)
+    return [huffman(bytes(s)) for s in (gap_bytes, index_bytes, float_bytes)]
+
+
+def varint(n):
+    """LEB128: seven bits a byte, low first, the top bit set on every byte but the last."""
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def read_varint(blob, at):
+    """(value, next offset) of the LEB128 number at `at`: at most 5 bytes (32 bits)."""
+    n = 0
+    for i in range(5):
+        b = blob[at + i]
+        n |= (b & 0x7F) << (7 * i)
+        if not b & 0x80:
+            return n, at + i + 1
+    raise FormatError("a length field longer than 5 bytes")
+
+
+def encode2(config, entries, floats="float16"):
+    """Bytes of a version-2 file: `config` (the model's deflated Keras config, architecture.py) and
+    its weight arrays `entries` in the model's order, each with its shape."""
+    dtype, code = FLOATS[floats]
+    shapes = [tuple(e.shape) if isinstance(e, Shared) else np.shape(e) for e in entries]
+    weights = sum(map(math.prod, shapes))
+    if len(entries) > MAX_ARRAYS2 or weights > MAX_PARAMS or any(len(s) > MAX_RANK for s in shapes):
+        raise ValueError(f"{len(entries)} arrays of {weights:,} weights: the format holds at most "
+                         f"{MAX_ARRAYS2} arrays of rank {MAX_RANK} or less, {MAX_PARAMS:,} weights in all")
+    streams = _streams(entries, dtype)
+    header = [MAGIC2, struct.pack("<B", code), varint(len(config)), config, varint(len(entries))]
+    for e, shape in zip(entries, shapes):
+        header += [struct.pack("<B", len(shape)), *map(varint, shape)]
+        header.append(struct.pack("<B", e.bits) + varint(len(e.positions)) if isinstance(e, Shared)
+                      else struct.pack("<B", 0))
+    return b"".join(header) + b"".join(map(varint, map(len, streams))) + b"".join(streams)
 
 
 @dataclass(frozen=True)
 class Header:
-    network: str
+    network: str  # version 1: the family network's name; version 2: None
     floats: str
     bits: list  # per weight array: 0 (floats) or the codebook bits
     nnz: list  # per weight array: kept weights of a shared kernel, else 0
     streams: list  # the three coded streams' lengths
     size: int  # bytes before the streams
+    version: int = 1
+    config: bytes = b""  # version 2: the deflated Keras config (architecture.py)
+    shapes: list = None  # version 2: every weight array's shape
 
 
 def header(blob):
-    """The file's header; FormatError if `blob` is not a file of this format."""
+    """The file's header, of either version; FormatError if `blob` is not a file of this format."""
+    if bytes(blob[:4]) == MAGIC2:
+        return _header2(blob)
     try:
         if blob[:4] != MAGIC:
-            raise FormatError(f"not a deep-compressed file (starts {bytes(blob[:4])!r}, expected {MAGIC!r})")
+            raise FormatError(f"not a deep-compressed file (starts {bytes(blob[:4])!r}, expected {MAGIC!r} "
+                              f"or {MAGIC2!r})")
         n = blob[4]
         at = 5 + n
         network = bytes(blob[5:at]).decode()
@@ -185,10 +240,57 @@ def header(blob):
     return Header(network, floats, bits, nnz, streams, at)
 
 
-def entries(blob, shapes):
+def _header2(blob):
+    try:
+        floats = {c: name for name, (_, c) in FLOATS.items()}[blob[4]]
+        length, at = read_varint(blob, 5)
+        if at + length > len(blob):
+            raise FormatError(f"config of {length:,} bytes in a file of {len(blob):,}")
+        config = bytes(blob[at:at + length])
+        count, at = read_varint(blob, at + length)
+        if count > MAX_ARRAYS2:
+            raise FormatError(f"{count} weight arrays, above the limit of {MAX_ARRAYS2}")
+        shapes, bits, nnz, weights = [], [], [], 0
+        for _ in range(count):
+            rank, at = blob[at], at + 1
+            if rank > MAX_RANK:
+                raise FormatError(f"an array of rank {rank}, above the limit of {MAX_RANK}")
+            shape = []
+            for _ in range(rank):
+                d, at = read_varint(blob, at)
+                shape.append(d)
+            weights += math.prod(shape)
+            if weights > MAX_PARAMS:
+                raise FormatError(f"arrays of more than {MAX_PARAMS:,} weights in all")
+            b, at, k = blob[at], at + 1, 0
+            if b:
+                k, at = read_varint(blob, at)
+                if b > 8 or k > math.prod(shape):
+                    raise FormatError(f"an array of {math.prod(shape)} weights with {k} kept at {b} bits")
+            shapes.append(tuple(shape))
+            bits.append(b)
+            nnz.append(k)
+        streams = []
+        for _ in range(3):
+            n, at = read_varint(blob, at)
+            streams.append(n)
+    except (IndexError, KeyError) as e:
+        raise FormatError(f"truncated or damaged header ({type(e).__name__})") from None
+    if at + sum(streams) != len(blob):
+        raise FormatError(f"{len(blob)} bytes, the header announces {at + sum(streams)}")
+    return Header(None, floats, bits, nnz, streams, at, 2, config, shapes)
+
+
+def entries(blob, shapes=None):
     """The weight arrays of a file as `encode` took them: a Shared for each shared kernel, a float32
-    array for every other; `shapes` are the rebuilt network's, in order."""
+    array for every other; `shapes` are the rebuilt network's, in order (a version-2 file holds them)."""
     h = header(blob)
+    if shapes is None:
+        if h.version == 1:
+            raise ValueError("a version-1 file holds no shapes: pass the rebuilt network's")
+        shapes = h.shapes
+    if h.version == 2 and [tuple(s) for s in shapes] != h.shapes:
+        raise FormatError("the network's weight shapes differ from the file's")
     if len(shapes) != len(h.bits):
         raise FormatError(f"holds {len(h.bits)} weight arrays, network {h.network} has {len(shapes)}")
     numel = [math.prod(shape) for shape in shapes]
@@ -231,8 +333,9 @@ def entries(blob, shapes):
     return out
 
 
-def decode(blob, shapes):
-    """The weight arrays of a file, as float32 arrays of `shapes` (the rebuilt network's, in order)."""
+def decode(blob, shapes=None):
+    """The weight arrays of a file, as float32 arrays of `shapes` (the rebuilt network's, in order; a
+    version-2 file holds them)."""
     return [e.dense() if isinstance(e, Shared) else e for e in entries(blob, shapes)]
 
 
@@ -246,6 +349,7 @@ def sizes(blob):
     raw = [len(inflate(blob[a:a + n], m, name))
            for a, n, m, name in zip(starts, h.streams, most, ("gaps", "indices", "floats"))]
     packed = math.ceil(sum(b * k for b, k in zip(h.bits, h.nnz)) / 8)
-    return {"header": h.size, "gaps": h.streams[0], "indices": h.streams[1], "floats": h.streams[2],
+    return {"header": h.size, "config": len(h.config), "gaps": h.streams[0], "indices": h.streams[1],
+            "floats": h.streams[2],
             "total": len(blob), "before_huffman": h.size + raw[0] + packed + raw[2],
             "kept_weights": sum(h.nnz)}

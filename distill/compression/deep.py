@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from distill import Error, data
-from distill.compression import codec, sharing, tflite
+from distill.compression import codec, pruning, sharing, tflite
 from distill.compression.config import TRAINED, network_name
 from distill.core import files, names, paths
 from distill.data import views
@@ -80,9 +80,9 @@ def compress(name, cfg):
                    "accuracy_before": accuracy(model, data.TEST)}
             kinds = sharing.layer_kinds(model)
             sparsity = [recipe.sparsity[k] for k in kinds]
-            run["dropout"] = tflite.scale_dropout(model, sparsity)
+            run["dropout"] = pruning.scale_dropout(model, sparsity)
             model.compile(loss=loss)
-            tflite.prune(model, examples(), sparsity, recipe.prune_epochs, recipe.learning_rate,
+            pruning.prune(model, examples(), sparsity, recipe.prune_epochs, recipe.learning_rate,
                               recipe.batch_size, cfg.seed, label, metric())
             run["val_accuracy_pruned"] = accuracy(model, data.VAL)
             shared = sharing.share(model, [recipe.bits[k] for k in kinds])

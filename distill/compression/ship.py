@@ -1,9 +1,10 @@
 """A trained student made shippable: pruned while fine-tuning, then float32 and int8 .tflite files,
 each scored in LiteRT; latency measured apart, in the same process."""
 from distill import data
+from distill.compression import pruning
 from distill.compression import tflite as C
 from distill.core import files, names, paths
-from distill.training import evaluation, loop, models, scores, students
+from distill.training import evaluation, loop, losses, models, scores, students
 
 BATCHES = (1, 1000)  # the batch sizes latency is measured at: one image, and throughput
 
@@ -24,8 +25,8 @@ def ship(name, cfg):
     teacher_blob = C.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32))
     before = scores.accuracy(loop.predict(student, test.x, transform=test.transform), reference.labels)
 
-    pruned = C.prune(student, finetune_examples(name, train, mnist, cfg), cfg.sparsity, cfg.finetune_epochs,
-                     cfg.learning_rate, cfg.batch_size, cfg.seed, name)
+    pruned = pruning.prune(student, finetune_examples(name, train, mnist, cfg), cfg.sparsity, cfg.finetune_epochs,
+                           cfg.learning_rate, cfg.batch_size, cfg.seed, name, losses.LabelAccuracy())
     after_val = scores.accuracy(loop.predict(pruned, val.x, transform=val.transform), val.labels)
     after = scores.accuracy(loop.predict(pruned, test.x, transform=test.transform), reference.labels)
     teacher = files.load_model(paths.TEACHER_MODEL) if arch == names.HEAD else None

@@ -1,0 +1,306 @@
+"""Deep Compression for any Keras 3 model: version-2 .dcz files that carry the architecture."""
+import json
+import resource
+import time
+import zlib
+
+import keras
+import numpy as np
+import pytest
+import test_codec
+from test_codec import FIXTURE
+from test_sharing import _mutations, fuzz
+
+from distill import dcz
+from distill.compression import anymodel, architecture, codec
+from distill.compression.config import CONV, DENSE, OUTPUT, PLAIN, Recipe
+
+RECIPE = Recipe(sparsity={CONV: 0.5, DENSE: 0.8, OUTPUT: 0.5}, bits={CONV: 4, DENSE: 4, OUTPUT: 3},
+                prune_epochs=1, share_epochs=1, learning_rate=0.002, batch_size=64, finetune_on=PLAIN)
+
+
+def _data(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.random((n, 12, 12, 1), dtype=np.float32) * 0.3
+    x[np.arange(n), y, y] += 1.0  # a class is a bright pixel on the diagonal: learnable in one epoch
+    return x, y
+
+
+def _resnet():
+    """A small ResNet-style functional model: skip connections, BatchNorm, separable and depthwise convs."""
+    i = keras.Input((12, 12, 1))
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(i)
+    r = keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3, padding="same")(h))
+    h = keras.layers.ReLU()(keras.layers.Add()([h, r]))
+    h = keras.layers.SeparableConv2D(12, 3, strides=2)(h)
+    h = keras.layers.DepthwiseConv2D(3)(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dropout(0.2)(keras.layers.Dense(16, activation="relu")(h))
+    return keras.Model(i, keras.layers.Dense(10)(h), name="resnet")
+
+
+def _mlp():
+    """Sequential, ending in a softmax (the loss is then taken on probabilities)."""
+    return keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(24, activation="relu"), keras.layers.Dense(10, activation="softmax")],
+                            name="mlp")
+
+
+def _users():
+    """The model a user defines here: two branches concatenated, float-only layers, a nested Sequential."""
+    i = keras.Input((12, 12, 1))
+    a = keras.layers.PReLU()(keras.layers.Conv2D(6, 3)(i))
+    b = keras.layers.LeakyReLU(0.2)(keras.layers.SeparableConv2D(6, 3, depth_multiplier=2)(i))
+    h = keras.layers.Concatenate()([a, b])
+    h = keras.layers.LayerNormalization()(keras.layers.MaxPooling2D()(h))
+    inner = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(20, activation="relu")], name="inner")
+    return keras.Model(i, keras.layers.Dense(10)(inner(h)), name="users")
+
+
+ARCHITECTURES = {"mlp": _mlp, "resnet": _resnet, "users": _users}
+
+
+@pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
+def compressed(request):
+    x, y = _data()
+    model = ARCHITECTURES[request.param]()
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(
+        from_logits=request.param != "mlp"))
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    before = [np.array(w) for w in model.get_weights()]
+    result = anymodel.compress(model, (x, y), validation=_data(64, 1), test=_data(64, 2), recipe=RECIPE)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # the caller's model untouched
+    return model, result
+
+
+def test_any_model_round_trips_to_the_same_predictions(compressed):
+    """load(compress(model)) predicts as the compressed weights do in the original architecture."""
+    model, result = compressed
+    decoded = anymodel.decode(result.blob)
+    assert [type(layer).__name__ for layer in decoded.layers] == [type(layer).__name__ for layer in model.layers]
+    original = keras.models.clone_model(model)
+    original.set_weights(result.model.get_weights())
+    x, _ = _data(32, 3)
+    assert np.array_equal(decoded.predict(x, verbose=0), original.predict(x, verbose=0))
+    assert result.record["bytes"] == len(result.blob) and result.record["sizes"]["config"] > 0
+    for key in ("val_accuracy_before", "val_accuracy_pruned", "val_accuracy_kmeans", "val_accuracy", "accuracy"):
+        assert 0 <= result.record[key] <= 1
+
+
+def test_compressed_kernels_are_pruned_and_shared_the_rest_floats(compressed):
+    model, result = compressed
+    h = codec.header(result.blob)
+    found = anymodel.kernels(result.model)
+    assert sum(1 for b in h.bits if b) == len(found)  # one codebook per kernel, every other array floats
+    for _, kernel, kind in found:
+        w = np.asarray(kernel)
+        assert np.mean(w == 0) >= RECIPE.sparsity[kind] - 0.01
+        assert len(np.unique(w[w != 0])) <= 2 ** RECIPE.bits[kind]
+    assert [kind for *_, kind in found].count(OUTPUT) == 1
+
+
+def test_a_layer_a_file_cannot_carry_is_refused_naming_it():
+    x, y = _data(64)
+    i = keras.Input((12, 12, 1))
+    lam = keras.Model(i, keras.layers.Dense(10)(keras.layers.Flatten()(keras.layers.Lambda(lambda t: 2 * t,
+                                                                                            name="double")(i))))
+    with pytest.raises(ValueError, match="layer 'double' is a Lambda"):
+        anymodel.compress(lam, (x, y), recipe=RECIPE)
+
+    class Odd(keras.layers.Layer):
+        def call(self, t):
+            return t
+
+    odd = keras.Sequential([keras.Input((12, 12, 1)), Odd(name="odd"), keras.layers.Flatten(), keras.layers.Dense(10)])
+    with pytest.raises(ValueError, match=r"layer 'odd' \(Odd\) cannot be carried"):
+        anymodel.compress(odd, (x, y), recipe=RECIPE)
+
+
+@keras.saving.register_keras_serializable(package="test_anymodel")
+class Scale(keras.layers.Layer):
+    """A user's own layer with one weight."""
+
+    def build(self, shape):
+        self.s = self.add_weight(shape=(), initializer="ones")
+
+    def call(self, t):
+        return t * self.s
+
+
+def test_a_callers_own_layer_travels_only_with_custom_objects():
+    x, y = _data(64)
+    model = keras.Sequential([keras.Input((12, 12, 1)), Scale(), keras.layers.Flatten(), keras.layers.Dense(10)])
+    custom = {"test_anymodel>Scale": Scale}
+    result = anymodel.compress(model, (x, y), recipe=RECIPE, custom_objects=custom)
+    with pytest.raises(codec.FormatError, match="registered class 'test_anymodel>Scale'"):
+        anymodel.decode(result.blob)
+    decoded = anymodel.decode(result.blob, custom)
+    assert np.array_equal(decoded.predict(x, verbose=0), result.model.predict(x, verbose=0))
+
+
+def test_recipe_and_model_problems_are_one_line_naming_the_setting():
+    x, y = _data(64)
+    bad = RECIPE.__class__(**{**RECIPE.__dict__, "sparsity": {CONV: 1.0, DENSE: 0.5, OUTPUT: 0.5}})
+    with pytest.raises(ValueError, match=r"^sparsity.conv: 1.0 is out of range$"):
+        anymodel.compress(_mlp(), (x, y), recipe=bad)
+    bad = RECIPE.__class__(**{**RECIPE.__dict__, "learning_rate": float("nan")})
+    with pytest.raises(ValueError, match="^learning_rate: nan"):
+        anymodel.compress(_mlp(), (x, y), recipe=bad)
+    with pytest.raises(ValueError, match="^floats: 'float8'"):
+        anymodel.compress(_mlp(), (x, y), recipe=RECIPE, floats="float8")
+
+    class Sub(keras.Model):
+        def call(self, t):
+            return t
+
+    with pytest.raises(ValueError, match="subclassed model"):
+        anymodel.compress(Sub(), (x, y), recipe=RECIPE)
+
+
+# --- the file from elsewhere ------------------------------------------------------------------------
+
+def _small_file():
+    model = keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(),
+                              keras.layers.ReLU(), keras.layers.Flatten(), keras.layers.Dense(10)])
+    return model, anymodel.encode(model, [], "float16")  # every array as floats: no fine-tuning needed
+
+
+def _with_config(blob, config):
+    """`blob` with its config replaced by `config` (a dict, or raw bytes to deflate)."""
+    h = codec.header(blob)
+    raw = config if isinstance(config, bytes) else json.dumps(config).encode()
+    return codec.encode2(architecture.deflate(raw), codec.entries(blob), h.floats)
+
+
+def _config(blob):
+    h = codec.header(blob)
+    return json.loads(zlib.decompressobj(-15).decompress(h.config))
+
+
+def _hostile(blob):
+    """(what, bytes) of crafted files: classes from elsewhere, code, a huge model, bombs."""
+    base = _config(blob)
+
+    def edit(fn):
+        c = json.loads(json.dumps(base))
+        fn(c)
+        return _with_config(blob, c)
+
+    def layer(c, k=1):
+        return c["config"]["layers"][k]
+
+    out = [
+        ("a class from another module", edit(lambda c: layer(c).update(module="os", class_name="system"))),
+        ("a Lambda layer", edit(lambda c: layer(c).update(class_name="Lambda", config={
+            "function": {"class_name": "__lambda__", "config": {"code": "print(1)"}}}))),
+        ("a file-reading layer", edit(lambda c: layer(c).update(class_name="TFSMLayer"))),
+        ("an initializer from elsewhere", edit(lambda c: layer(c)["config"].update(kernel_initializer={
+            "module": "subprocess", "class_name": "Popen", "config": {}}))),
+        ("a registered class not passed", edit(lambda c: layer(c).update(registered_name="evil>Layer"))),
+        ("a huge layer", edit(lambda c: layer(c)["config"].update(filters=200_000, kernel_size=[300, 300]))),
+        ("a huge dense layer", edit(lambda c: layer(c, -1)["config"].update(units=50_000_000))),
+        ("not a model", _with_config(blob, {"class_name": "Dense", "module": "keras.layers", "config": {}})),
+        ("deep nesting", _with_config(blob, b"[" * 100_000 + b"]" * 100_000)),
+        ("not JSON", _with_config(blob, b"\xff\xfe not json")),
+        ("a config past the limit", _with_config(blob, bytes(architecture.MAX_CONFIG + 10))),
+    ]
+    h, coder = codec.header(blob), zlib.compressobj(1, zlib.DEFLATED, -15)
+    bomb = coder.compress(b" " * (64 << 20)) + coder.flush()  # 64 MiB of spaces in about 64 KiB
+    rest = blob[5 + len(codec.varint(len(h.config))) + len(h.config):]
+    out.append(("a config stream inflating past the limit", blob[:5] + codec.varint(len(bomb)) + bomb + rest))
+    out.append(("a floats stream inflating past its arrays", _with_streams2(blob, 2, test_codec.bomb())))
+    return out
+
+
+def _with_streams2(blob, k, stream):
+    """A version-2 `blob` with its k-th coded stream replaced."""
+    h = codec.header(blob)
+    starts = np.cumsum([h.size, *h.streams]).tolist()
+    parts = [blob[a:b] for a, b in zip(starts, starts[1:])]
+    parts[k] = stream
+    lengths = b"".join(codec.varint(n) for n in h.streams)
+    head = blob[:h.size]
+    assert head.endswith(lengths)
+    return head[:-len(lengths)] + b"".join(codec.varint(len(p)) for p in parts) + b"".join(parts)
+
+
+def test_hostile_configs_are_refused_quickly_without_building():
+    _, blob = _small_file()
+    anymodel.decode(blob)  # Keras's first build is slower than the others
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for what, crafted in _hostile(blob):
+        start = time.perf_counter()
+        with pytest.raises(codec.FormatError):
+            anymodel.decode(crafted)
+        assert time.perf_counter() - start < 1, what
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+    assert grown < 256, f"peak memory grew {grown:.0f} MiB"
+
+
+def test_a_config_naming_another_module_is_refused_before_keras_imports_it(monkeypatch):
+    _, blob = _small_file()
+    c = _config(blob)
+    c["config"]["layers"][1].update(module="antigravity", class_name="Anything")
+    imported = []
+    real = __import__
+    monkeypatch.setattr("builtins.__import__", lambda name, *a, **k: imported.append(name) or real(name, *a, **k))
+    with pytest.raises(codec.FormatError, match="class 'Anything' from module 'antigravity'"):
+        anymodel.decode(_with_config(blob, c))
+    assert "antigravity" not in imported
+
+
+def test_random_mutations_decode_or_are_refused_quickly():
+    _, blob = _small_file()
+    anymodel.decode(blob)  # Keras's first build is slower than the others
+    outcomes = fuzz(anymodel.decode, [*_mutations(blob, np.random.default_rng(0), 300, fields={}), *_hostile(blob)])
+    assert outcomes["decoded"] and outcomes["FormatError"] > 150, outcomes
+
+
+def test_version_1_files_still_decode():
+    blob = FIXTURE.read_bytes()
+    assert codec.header(blob).version == 1
+    model = anymodel.decode(blob)
+    assert model.count_params() > 0
+
+
+def test_the_weights_read_without_keras():
+    """The version-2 header holds every array's shape: numpy and the standard library decode the weights."""
+    model, blob = _small_file()
+    h = codec.header(blob)
+    assert h.shapes == [tuple(w.shape) for w in model.weights]
+    for got, w in zip(codec.decode(blob), model.weights):
+        assert np.array_equal(got, np.asarray(w).astype(np.float16).astype(np.float32))
+
+
+def test_varints_round_trip():
+    for n in (0, 1, 127, 128, 300, 2 ** 21, 2 ** 32 - 1):
+        assert codec.read_varint(codec.varint(n) + b"\x00", 0) == (n, len(codec.varint(n)))
+    with pytest.raises(codec.FormatError):
+        codec.read_varint(b"\xff" * 6, 0)
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+def test_the_command_line_compresses_scores_and_describes(tmp_path, capsys):
+    x, y = _data(300)
+    np.savez(tmp_path / "d.npz", x_train=(x[..., 0] * 200).astype(np.uint8), y_train=y,
+             x_test=(x[:50, ..., 0] * 200).astype(np.uint8), y_test=y[:50])
+    model = _mlp()
+    model.save(tmp_path / "m.keras")
+    out = tmp_path / "m.dcz"
+    args = ["--data", str(tmp_path / "d.npz"), "--validation", "60"]
+    assert dcz.main(["compress", str(tmp_path / "m.keras"), str(out), *args, "--prune-epochs", "1", "--share-epochs",
+                     "0", "--bits", "conv=4,dense=4,output=4", "--record", str(tmp_path / "r.json")]) == 0
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["bytes"] == out.stat().st_size and record["recipe"]["bits"]["dense"] == 4
+    assert dcz.main(["score", str(out), *args]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert dcz.main(["info", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == 2
+    missing = str(tmp_path / "x.npz")
+    assert dcz.main(["compress", str(tmp_path / "m.keras"), str(tmp_path / "n.dcz"), "--data", missing]) == 1
+    assert "x.npz: not a readable .npz file" in capsys.readouterr().err
+    assert not (tmp_path / "n.dcz").exists()
+    with pytest.raises(SystemExit):
+        dcz.main(["compress", "m.keras", "o.dcz", "--data", "mnist", "--sparsity", "conv=0.5"])
