@@ -138,43 +138,58 @@ def check_recipe(recipe, floats):
 def compress(model, train, validation=None, test=None, recipe=DEFAULT, floats="float16", seed=0, loss=None,
              custom_objects=None, label="dcz"):
     """Deep-compress a copy of `model` (Sequential or functional, its layers in architecture.LAYERS or
-    `custom_objects`): magnitude pruning while fine-tuning on `train` = (x, y) (y: class indices),
-    k-means weight sharing with the centroids fine-tuned, Huffman coding into a version-2 file, which is
-    then decoded and checked weight for weight. `validation` and `test` = (x, y) are scored after each
-    step (validation) and once at the end (test). One progress line per epoch (stderr).
-    Returns a Result; ValueError naming the layer or setting it cannot take."""
+    `custom_objects`) on `train` = (x, y) (y: class indices), with `loss` (default: _loss); `validation`
+    and `test` = (x, y) are scored after each step (validation) and once at the end (test). The caller's
+    model stays as it was. Returns a Result (run); ValueError naming the layer or setting it cannot take."""
     if problem := refusal(model, custom_objects) or check_recipe(recipe, floats):
         raise ValueError(problem)
-    start = time.time()
     loop.set_determinism(seed)
-    original, model = model, keras.models.clone_model(model)  # the caller's model stays as it was
-    model.set_weights(original.get_weights())
-    loss = _loss(original, loss)
-    found = kernels(model)
-    sparsity = [recipe.sparsity[kind] for _, _, kind in found]
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    splits = {"val": validation, "test": test}
 
-    def accuracy(split):
-        if split is None:
+    def accuracy(network, split):
+        if splits[split] is None:
             return None
-        x, y = split
-        return round(float(np.mean(np.argmax(loop.predict(model, x), -1) == np.asarray(y))), 6)
+        x, y = splits[split]
+        return round(float(np.mean(np.argmax(loop.predict(network, x), -1) == np.asarray(y))), 6)
+
+    def batches():
+        return loop.Batches(train[0], np.asarray(train[1]), recipe.batch_size, seed=seed)
 
     def metric():
         return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
-    def batches():  # fresh for each phase, so that each starts from the same order
-        return loop.Batches(train[0], np.asarray(train[1]), recipe.batch_size, seed=seed)
+    return run(copy, batches, _loss(model, loss), metric, recipe, floats, seed, accuracy, custom_objects, label)
+
+
+def run(model, batches, loss, metric, recipe, floats="float16", seed=0, accuracy=None, custom_objects=None,
+        label="dcz"):
+    """All of Deep Compression on `model`, in place: each Dropout lowered for the sparser layer after it,
+    magnitude pruning while fine-tuning, k-means weight sharing with the centroids fine-tuned, the
+    network rounded to the file's floats and Huffman-coded into a version-2 file, which is decoded back
+    and checked weight for weight. `batches()` gives fresh loop.Batches of (x, targets), so that each
+    fine-tuning starts from the same order; `loss(targets, outputs)` and `metric()` (a new Keras metric)
+    train and show progress; `accuracy(network, split)`, split 'val' or 'test', scores (None: not scored).
+    Returns a Result: the file's bytes, the decoded model, and the record of each step."""
+    start = time.time()
+    loop.set_determinism(seed)
+    found = kernels(model)
+    sparsity = [recipe.sparsity[kind] for _, _, kind in found]
+
+    def score(network, split):
+        return None if accuracy is None else accuracy(network, split)
 
     record = {"params": model.count_params(), "kernels": len(found),
-              "val_accuracy_before": accuracy(validation), "accuracy_before": accuracy(test),
+              "val_accuracy_before": score(model, "val"), "accuracy_before": score(model, "test"),
               "dropout": pruning.scale_dropout(model, sparsity, [layer for layer, _, _ in found])}
     pruning.prune(model, batches(), sparsity, recipe.prune_epochs, recipe.learning_rate, recipe.batch_size, seed,
-                 label, metric(), kernels=[k for _, k, _ in found], loss=loss)
-    record["val_accuracy_pruned"] = accuracy(validation)
+                  label, metric(), kernels=[k for _, k, _ in found], loss=loss)
+    record["val_accuracy_pruned"] = score(model, "val")
     shared = [sharing.SharedKernel(k, recipe.bits[kind]) for _, k, kind in found]
     for s in shared:
         s.assign()
-    record["val_accuracy_kmeans"] = accuracy(validation)
+    record["val_accuracy_kmeans"] = score(model, "val")
     if recipe.share_epochs:
         sharing.finetune(model, shared, batches(), loss, recipe.share_epochs, recipe.learning_rate, metric(), label)
     sharing.round_floats(model, shared, floats)
@@ -183,10 +198,9 @@ def compress(model, train, validation=None, test=None, recipe=DEFAULT, floats="f
     if not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), decoded.get_weights())):
         raise RuntimeError("the file decodes into other weights than were encoded (a codec bug)")
     kept = [np.asarray(k) for _, k, _ in found]
-    model = decoded
     record.update({"bytes": len(blob), "sizes": codec.sizes(blob),
                    "sparsity": round(float(sum((k == 0).sum() for k in kept) / max(1, sum(k.size for k in kept))), 4),
-                   "val_accuracy": accuracy(validation), "accuracy": accuracy(test),
+                   "val_accuracy": score(decoded, "val"), "accuracy": score(decoded, "test"),
                    "recipe": {"sparsity": recipe.sparsity, "bits": recipe.bits, "prune_epochs": recipe.prune_epochs,
                               "share_epochs": recipe.share_epochs, "learning_rate": recipe.learning_rate,
                               "batch_size": recipe.batch_size, "floats": floats, "seed": seed},

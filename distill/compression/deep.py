@@ -6,7 +6,8 @@ For each model:
    `plain`, the plain training images, or `trained`, what it trained on (its provenance record says);
    each Dropout's rate lowered for the sparser layer after it (Han et al. 2015);
 2. weight sharing: k-means codebooks of 2**bits centroids per kernel, centroids fine-tuned;
-3. the .dcz file (codec.py): relative positions, codebook indices, codebooks, Huffman coded;
+3. the version-2 .dcz file (anymodel.py, the path a user's own model takes): the architecture as
+   Keras's config, relative positions, codebook indices, codebooks, Huffman coded;
 4. the file is decoded back into a fresh network, checked weight for weight against the one
    encoded, and that decoded network is scored on the test images. Validation accuracy after each
    step is what the recipe is chosen on.
@@ -18,11 +19,14 @@ import keras
 import numpy as np
 
 from distill import Error, data
-from distill.compression import codec, pruning, sharing, tflite
+from distill.compression import anymodel, tflite
 from distill.compression.config import TRAINED, network_name
 from distill.core import files, names, paths
 from distill.data import views
 from distill.training import loop, losses, models, provenance, scores, students
+
+# The project's own layer classes (registered as distill>Name): a .dcz file of its networks names them
+PROJECT_LAYERS = {f"distill>{cls.__name__}": cls for cls in (models.BatchNorm, models.SampleNorm)}
 
 
 def compress(name, cfg):
@@ -75,36 +79,22 @@ def compress(name, cfg):
         for seed, model in subjects:
             label = f"deep_compress {name}" + ("" if seed is None else f" seed {seed}")
             start = time.time()
-            loop.set_determinism(cfg.seed)
-            run = {"seed": seed, "val_accuracy_before": accuracy(model, data.VAL),
-                   "accuracy_before": accuracy(model, data.TEST)}
-            kinds = sharing.layer_kinds(model)
-            sparsity = [recipe.sparsity[k] for k in kinds]
-            run["dropout"] = pruning.scale_dropout(model, sparsity)
-            model.compile(loss=loss)
-            pruning.prune(model, examples(), sparsity, recipe.prune_epochs, recipe.learning_rate,
-                              recipe.batch_size, cfg.seed, label, metric())
-            run["val_accuracy_pruned"] = accuracy(model, data.VAL)
-            shared = sharing.share(model, [recipe.bits[k] for k in kinds])
-            run["val_accuracy_kmeans"] = accuracy(model, data.VAL)
-            if recipe.share_epochs:
-                sharing.finetune(model, shared, examples(), loss, recipe.share_epochs, recipe.learning_rate,
-                                 metric(), label)
-            sharing.round_floats(model, shared, cfg.floats)
-            blob = sharing.encode(model, shared, network, cfg.floats)
+            result = anymodel.run(model, examples, loss, metric, recipe, cfg.floats, cfg.seed, accuracy,
+                                  PROJECT_LAYERS, label)
             file = tmp / (f"{network}.dcz" if seed is None else f"{paths.SEED_PREFIX}{seed}.dcz")
-            files.write_bytes(file, blob)
-            decoded = sharing.decode(files.read_bytes(file))
-            if not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), decoded.get_weights())):
+            files.write_bytes(file, result.blob)
+            decoded = anymodel.decode(files.read_bytes(file), PROJECT_LAYERS)  # what a user loads
+            if not all(np.array_equal(a, b) for a, b in zip(result.model.get_weights(), decoded.get_weights())):
                 raise Error(f"{file}: decodes into other weights than were encoded (a codec bug)")
-            sizes = codec.sizes(blob)
-            run.update({
-                "file": f"{folder}/{file.name}", "bytes": len(blob), "sizes": sizes,
-                "sparsity": round(models.sparsity(decoded), 4),
-                "val_accuracy": accuracy(decoded, data.VAL), "accuracy": accuracy(decoded, data.TEST)})
+            r = result.record
+            run = {"seed": seed, **{k: r[k] for k in ("val_accuracy_before", "accuracy_before", "dropout",
+                                                      "val_accuracy_pruned", "val_accuracy_kmeans")},
+                   "file": f"{folder}/{file.name}", "bytes": r["bytes"], "sizes": r["sizes"],
+                   "sparsity": r["sparsity"], "val_accuracy": r["val_accuracy"], "accuracy": r["accuracy"]}
+            sizes = r["sizes"]
             runs.append(run)
             seconds[name if seed is None else str(seed)] = round(time.time() - start, 1)
-            print(f"{label}: {len(blob):,} bytes ({teacher_bytes / len(blob):,.0f}x smaller than the teacher's "
+            print(f"{label}: {r['bytes']:,} bytes ({teacher_bytes / r['bytes']:,.0f}x smaller than the teacher's "
                   f"float32 file; {sizes['before_huffman']:,} before Huffman), sparsity {run['sparsity']:.3f}, "
                   f"validation {run['val_accuracy_before']:.4f} -> pruned {run['val_accuracy_pruned']:.4f} -> "
                   f"k-means {run['val_accuracy_kmeans']:.4f} -> decoded {run['val_accuracy']:.4f}; "
