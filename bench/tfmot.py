@@ -16,7 +16,7 @@ epochs on the plain training images):
   the model it decodes into.
 
 Each tool's learning rate is chosen on validation; test accuracy is read for that one. Writes
-bench/tfmot.json and prints a Markdown table (docs/deep-compression.md keeps the committed one).
+bench/tfmot.json and prints a Markdown table for docs/deep-compression.md.
 """
 import argparse
 import gzip

@@ -1,13 +1,15 @@
 """Deep Compression for any Keras 3 model: version-2 .dcz files that carry the architecture."""
 import json
-import resource
-import time
+import os
+import subprocess
+import sys
 import zlib
 
 import keras
 import numpy as np
 import pytest
 import test_codec
+from conftest import ROOT
 from test_codec import FIXTURE
 from test_sharing import _mutations, fuzz
 
@@ -195,10 +197,16 @@ def _hostile(blob):
         ("a Lambda layer", edit(lambda c: layer(c).update(class_name="Lambda", config={
             "function": {"class_name": "__lambda__", "config": {"code": "print(1)"}}}))),
         ("a file-reading layer", edit(lambda c: layer(c).update(class_name="TFSMLayer"))),
-        ("an initializer from elsewhere", edit(lambda c: layer(c)["config"].update(kernel_initializer={
+        ("an activation from elsewhere", edit(lambda c: layer(c)["config"].update(activation={
             "module": "subprocess", "class_name": "Popen", "config": {}}))),
+        ("an activation registered elsewhere", edit(lambda c: layer(c)["config"].update(activation="lib>fn"))),
+        ("any registered name", edit(lambda c: layer(c)["config"].update(padding="lib>thing"))),
         ("a registered class not passed", edit(lambda c: layer(c).update(registered_name="evil>Layer"))),
-        ("a huge layer", edit(lambda c: layer(c)["config"].update(filters=200_000, kernel_size=[300, 300]))),
+        ("a quantized dtype", edit(lambda c: layer(c)["config"].update(dtype="int8_from_float32"))),
+        ("a compile config", edit(lambda c: c.update(compile_config={"optimizer": "adam", "loss": "mse"}))),
+        ("too many layers", edit(lambda c: c["config"]["layers"].extend(
+            [{"module": "keras.layers", "class_name": "ReLU", "config": {}}] * architecture.MAX_LAYERS))),
+        ("a huge layer", edit(lambda c: layer(c)["config"].update(filters=200_000, padding="same"))),
         ("a huge dense layer", edit(lambda c: layer(c, -1)["config"].update(units=50_000_000))),
         ("not a model", _with_config(blob, {"class_name": "Dense", "module": "keras.layers", "config": {}})),
         ("deep nesting", _with_config(blob, b"[" * 100_000 + b"]" * 100_000)),
@@ -225,29 +233,103 @@ def _with_streams2(blob, k, stream):
     return head[:-len(lengths)] + b"".join(codec.varint(len(p)) for p in parts) + b"".join(parts)
 
 
-def test_hostile_configs_are_refused_quickly_without_building():
+HOSTILE = """
+import json, resource, sys, time
+from distill.compression import anymodel, codec
+folder = sys.argv[1]
+anymodel.decode(open(f"{folder}/good.dcz", "rb").read())  # Keras's first build is slower than the others
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = []
+for what in json.load(open(f"{folder}/cases.json")):
+    blob = open(f"{folder}/{len(out)}.dcz", "rb").read()
+    start = time.perf_counter()
+    try:
+        anymodel.decode(blob)
+        outcome = "decoded"
+    except codec.FormatError as e:
+        outcome = "FormatError: " + str(e)
+    out.append([what, outcome, time.perf_counter() - start])
+print(json.dumps({"cases": out, "grown_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024}))
+"""
+
+
+def test_hostile_configs_are_refused_quickly_with_little_memory(tmp_path):
+    """In a fresh process (its peak memory not raised by training first): each crafted file raises FormatError
+    within a second, and the peak memory grows by less than 64 MiB over all of them."""
     _, blob = _small_file()
-    anymodel.decode(blob)  # Keras's first build is slower than the others
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for what, crafted in _hostile(blob):
-        start = time.perf_counter()
-        with pytest.raises(codec.FormatError):
-            anymodel.decode(crafted)
-        assert time.perf_counter() - start < 1, what
-    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
-    assert grown < 256, f"peak memory grew {grown:.0f} MiB"
+    (tmp_path / "good.dcz").write_bytes(blob)
+    cases = _hostile(blob)
+    for k, (_, crafted) in enumerate(cases):
+        (tmp_path / f"{k}.dcz").write_bytes(crafted)
+    (tmp_path / "cases.json").write_text(json.dumps([what for what, _ in cases]))
+    r = subprocess.run([sys.executable, "-c", HOSTILE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    for what, outcome, seconds in report["cases"]:
+        assert outcome.startswith("FormatError"), f"{what}: {outcome}"
+        assert seconds < 1, f"{what}: {seconds:.2f} s"
+    assert report["grown_mib"] < 64, report
 
 
-def test_a_config_naming_another_module_is_refused_before_keras_imports_it(monkeypatch):
+def test_a_config_naming_another_module_is_refused_before_keras_imports_it():
     _, blob = _small_file()
     c = _config(blob)
     c["config"]["layers"][1].update(module="antigravity", class_name="Anything")
-    imported = []
-    real = __import__
-    monkeypatch.setattr("builtins.__import__", lambda name, *a, **k: imported.append(name) or real(name, *a, **k))
+    assert "antigravity" not in sys.modules
     with pytest.raises(codec.FormatError, match="class 'Anything' from module 'antigravity'"):
         anymodel.decode(_with_config(blob, c))
-    assert "antigravity" not in imported
+    assert "antigravity" not in sys.modules
+
+
+def test_initializers_and_the_like_are_dropped_so_a_file_names_none():
+    """Weights come from the file: an initializer, regularizer or constraint a file names is never built."""
+    model, blob = _small_file()
+    assert "initializer" not in json.dumps(_config(blob))
+    c = _config(blob)
+    c["config"]["layers"][1]["config"].update(kernel_initializer={"module": "subprocess", "class_name": "Popen"},
+                                              bias_regularizer="lib>Reg", kernel_constraint={"class_name": "Evil"})
+    decoded = anymodel.decode(_with_config(blob, c))
+    x, _ = _data(8)
+    assert np.array_equal(decoded.predict(x, verbose=0), anymodel.decode(blob).predict(x, verbose=0))
+
+
+def test_a_registered_name_behind_a_passed_class_is_refused():
+    """Keras looks a class up by its registered name: passing 'Scale' must not let a file build another."""
+    x, y = _data(64)
+    model = keras.Sequential([keras.Input((12, 12, 1)), Scale(), keras.layers.Flatten(), keras.layers.Dense(10)])
+    blob = anymodel.compress(model, (x, y), recipe=RECIPE, custom_objects={"test_anymodel>Scale": Scale}).blob
+    c = _config(blob)
+    c["config"]["layers"][1].update(class_name="Scale", registered_name="keras_hub>Anything")
+    with pytest.raises(codec.FormatError, match="registered class 'keras_hub>Anything'"):
+        anymodel.decode(_with_config(blob, c), {"Scale": Scale})
+
+
+def test_frozen_kernels_are_stored_as_floats():
+    x, y = _data(128)
+    model = _mlp()
+    model.layers[1].trainable = False  # a frozen hidden layer, as a fine-tuned backbone's
+    result = anymodel.compress(model, (x, y), recipe=RECIPE)
+    assert codec.header(result.blob).bits == [0, 0, 3, 0]  # the frozen kernel and the biases as floats
+    assert np.array_equal(result.model.layers[1].get_weights()[0],
+                          model.layers[1].get_weights()[0].astype(np.float16).astype(np.float32))
+
+
+def test_a_nested_subclassed_model_is_refused_before_training():
+    class Sub(keras.Model):
+        def call(self, t):
+            return t
+
+    i = keras.Input((12, 12, 1))
+    model = keras.Model(i, keras.layers.Dense(10)(keras.layers.Flatten()(Sub(name="inner")(i))))
+    with pytest.raises(ValueError, match="Sub 'inner' is a subclassed model"):
+        anymodel.compress(model, _data(64), recipe=RECIPE)
+
+
+def test_labels_outside_the_models_outputs_are_refused():
+    x, y = _data(64)
+    with pytest.raises(ValueError, match="^train: labels 0..10, the model has 10 outputs"):
+        anymodel.compress(_mlp(), (x, np.where(y == 9, 10, y)), recipe=RECIPE)
 
 
 def test_random_mutations_decode_or_are_refused_quickly():
@@ -264,13 +346,23 @@ def test_version_1_files_still_decode():
     assert model.count_params() > 0
 
 
-def test_the_weights_read_without_keras():
-    """The version-2 header holds every array's shape: numpy and the standard library decode the weights."""
+def test_the_weights_read_without_keras(tmp_path):
+    """The version-2 header holds every array's shape: numpy and the standard library decode the weights, in a
+    process that never imports Keras or TensorFlow."""
     model, blob = _small_file()
-    h = codec.header(blob)
-    assert h.shapes == [tuple(w.shape) for w in model.weights]
-    for got, w in zip(codec.decode(blob), model.weights):
-        assert np.array_equal(got, np.asarray(w).astype(np.float16).astype(np.float32))
+    (tmp_path / "m.dcz").write_bytes(blob)
+    np.save(tmp_path / "expected.npy", np.concatenate([np.ravel(w) for w in model.get_weights()]))
+    script = ("import sys, numpy as np\n"
+              "from distill.compression import codec\n"
+              f"got = codec.decode(open({str(tmp_path / 'm.dcz')!r}, 'rb').read())\n"
+              f"want = np.load({str(tmp_path / 'expected.npy')!r})\n"
+              "flat = np.concatenate([g.ravel() for g in got])\n"
+              "assert np.array_equal(flat, want.astype(np.float16).astype(np.float32))\n"
+              "assert not {'keras', 'tensorflow'} & set(sys.modules), sorted(sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    assert codec.header(blob).shapes == [tuple(w.shape) for w in model.weights]
 
 
 def test_varints_round_trip():

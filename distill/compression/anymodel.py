@@ -11,6 +11,7 @@ Kernels of Dense, Conv2D, DepthwiseConv2D and SeparableConv2D layers are pruned 
 as floats. The recipe's defaults are the teacher's, chosen on validation (docs/deep-compression.md).
 The command line: `python -m distill.dcz` (compress, score, info).
 """
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -36,11 +37,21 @@ def _layers(model):
             yield layer
 
 
+def _models(model):
+    """`model` and every model nested in it."""
+    yield model
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _models(layer)
+
+
 def kernels(model):
     """(layer, kernel variable, kind) for each kernel Deep Compression acts on, in the model's order;
     the kind is the recipe's: conv, dense (hidden), output (the last Dense)."""
     found = []
     for layer in _layers(model):
+        if not layer.trainable:  # frozen: its kernel is not fine-tuned, so it is stored as floats
+            continue
         if isinstance(layer, keras.layers.SeparableConv2D):
             found += [(layer, layer.depthwise_kernel, CONV), (layer, layer.pointwise_kernel, CONV)]
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
@@ -55,13 +66,25 @@ def kernels(model):
 
 
 def refusal(model, custom_objects=None):
-    """The first layer a .dcz file cannot carry, as one line naming it; None if every layer can."""
-    if type(model).__name__ not in architecture.MODELS:
-        return f"{type(model).__name__} '{model.name}' is a subclassed model: a .dcz file carries Sequential " \
-               "and functional models (their config is the architecture)"
+    """Why a .dcz file cannot carry `model`, as one line naming the layer or limit; None if it can. Checked
+    before any training: the decoder's own check of the config, and the format's limits."""
+    for m in _models(model):
+        if type(m).__name__ not in architecture.MODELS:
+            return (f"{type(m).__name__} '{m.name}' is a subclassed model: a .dcz file carries Sequential and "
+                    "functional models (their config is the architecture)")
     for layer in _layers(model):
         if problem := architecture.supported(layer, custom_objects):
             return problem
+    config = architecture.dump(model)
+    try:
+        architecture.check(json.loads(config), custom_objects)
+    except codec.FormatError as e:
+        return f"model '{model.name}': {e}"
+    weights, arrays = model.count_params(), len(model.weights)
+    if weights > codec.MAX_PARAMS or arrays > codec.MAX_ARRAYS2 or len(config) > architecture.MAX_CONFIG:
+        return (f"model '{model.name}': {weights:,} weights in {arrays} arrays, a config of {len(config):,} bytes: "
+                f"a .dcz file holds at most {codec.MAX_PARAMS:,} weights, {codec.MAX_ARRAYS2} arrays and "
+                f"{architecture.MAX_CONFIG:,} config bytes")
     return None
 
 
@@ -80,17 +103,23 @@ def decode(blob, custom_objects=None):
     h = codec.header(blob)
     if h.version == 1:
         return sharing.decode(blob)
-    weights = codec.decode(blob)  # bounded by the header's shapes, before anything is built
-    config = architecture.parse(h.config, custom_objects)
+    config = architecture.parse(h.config, custom_objects)  # checked before anything is decoded or built
+    weights = codec.decode(blob)  # bounded by the header's shapes
     model = architecture.build(config, h.shapes, custom_objects, codec.MAX_PARAMS)
     model.set_weights(weights)
     return model
 
 
 def load(path, custom_objects=None):
-    """The Keras model in the .dcz file at `path` (decode)."""
+    """The Keras model in the .dcz file at `path` (decode); codec.FormatError naming the file otherwise."""
     with open(path, "rb") as f:
-        return decode(f.read(), custom_objects)
+        blob = f.read(codec.MAX_FILE + 1)
+    if len(blob) > codec.MAX_FILE:
+        raise codec.FormatError(f"{path}: larger than {codec.MAX_FILE:,} bytes, more than any .dcz file holds")
+    try:
+        return decode(blob, custom_objects)
+    except codec.FormatError as e:
+        raise codec.FormatError(f"{path}: {e}") from None
 
 
 @dataclass
@@ -143,6 +172,11 @@ def compress(model, train, validation=None, test=None, recipe=DEFAULT, floats="f
     model stays as it was. Returns a Result (run); ValueError naming the layer or setting it cannot take."""
     if problem := refusal(model, custom_objects) or check_recipe(recipe, floats):
         raise ValueError(problem)
+    classes = model.outputs[0].shape[-1]
+    for split, given in (("train", train), ("validation", validation), ("test", test)):
+        labels = None if given is None else np.asarray(given[1])
+        if labels is not None and len(labels) and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"{split}: labels {labels.min()}..{labels.max()}, the model has {classes} outputs")
     loop.set_determinism(seed)
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
@@ -217,12 +251,22 @@ MAX_DATA_BYTES = 4 << 30  # what a data file may inflate to, checked before anyt
 
 
 def _npz(path):
-    """The arrays of a user's .npz, each member's inflated size bounded before it is read."""
+    """The arrays of a user's .npz, each member's inflated size bounded, and the array its header
+    announces checked against that size, before it is read."""
     import zipfile
     try:
         with zipfile.ZipFile(path) as z:
             if sum(i.file_size for i in z.infolist()) > MAX_DATA_BYTES:
                 raise ValueError(f"{path}: its arrays inflate past {MAX_DATA_BYTES:,} bytes")
+            for info in z.infolist():
+                with z.open(info) as f:
+                    read = {(1, 0): np.lib.format.read_array_header_1_0,
+                            (2, 0): np.lib.format.read_array_header_2_0}.get(np.lib.format.read_magic(f))
+                    if read is None:
+                        raise ValueError(f"{path}: {info.filename} is not a .npy array of format 1.0 or 2.0")
+                    shape, _, dtype = read(f)
+                if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                    raise ValueError(f"{path}: {info.filename} announces {shape} {dtype}, more than it holds")
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
     except (OSError, zipfile.BadZipFile, ValueError, EOFError) as e:

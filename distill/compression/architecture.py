@@ -2,15 +2,18 @@
 before it is built, and built without allocating until its size is known.
 
 What the encoder and the decoder accept is one list, LAYERS: the layers Deep Compression acts on
-(COMPRESSED: their kernels are pruned and weight-shared) and layers that either hold no weights or
-hold a few that are stored as floats. Any other class is refused on both sides: Lambda and the
-layers that wrap a Python function or read a file (TFSMLayer, the lookup and text layers) carry code
-or paths, not weights, and a config may name any module for Keras to import. Classes the caller
-passes in `custom_objects` are accepted as well, as Keras's safe mode accepts them.
+(COMPRESSED: their kernels are pruned and weight-shared), built-in layers whose weights are stored as
+floats (FLOAT_LAYERS), and weightless ones (PLAIN). Any other class is refused on both sides: Lambda
+and the layers that wrap a Python function or read a file (TFSMLayer, the lookup and text layers)
+carry code or paths, not weights, and a config may name any module for Keras to import. Classes the
+caller passes in `custom_objects` are accepted as well, as Keras's safe mode accepts them.
 
-The decoder never trusts the config: it checks every class and module named in it, counts its
-layers, builds the model inside a keras.StatelessScope that defers every variable (no memory is
-allocated), compares the weight shapes with the file's, and only then builds it for real.
+The file holds no initializer, regularizer or constraint (its weights are the file's; the others act
+only in training), so nothing but layers, models, activations and dtype policies is named in it. The
+decoder never trusts the config: it refuses any class, module, registered name, activation or dtype
+outside those lists and any top-level key Keras would act on (a compile config), counts the layers
+and the calls between them, builds the model inside a keras.StatelessScope that defers every variable
+(no memory is allocated), compares the weight shapes with the file's, and only then builds it for real.
 """
 import copy
 import inspect
@@ -23,23 +26,47 @@ import keras
 from distill.compression.codec import FormatError
 
 COMPRESSED = ("Dense", "Conv2D", "DepthwiseConv2D", "SeparableConv2D")
-FLOAT_LAYERS = ("BatchNormalization", "LayerNormalization", "PReLU", "Embedding")  # carried as floats
+FLOAT_LAYERS = (  # built-in layers with weights, carried as floats
+    "BatchNormalization", "LayerNormalization", "GroupNormalization", "PReLU", "Embedding", "Conv1D", "Conv3D",
+    "SeparableConv1D", "DepthwiseConv1D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+    "SimpleRNN", "GRU", "LSTM",
+)
 PLAIN = (  # no weights: the architecture only
-    "InputLayer", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "SpatialDropout2D",
-    "GaussianNoise", "GaussianDropout", "AlphaDropout", "Flatten", "Reshape", "Permute", "RepeatVector",
-    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D",
-    "Cropping2D", "UpSampling2D", "Rescaling", "Add", "Subtract", "Multiply", "Average", "Maximum",
+    "InputLayer", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "SpatialDropout1D",
+    "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Flatten",
+    "Reshape", "Permute", "RepeatVector", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
+    "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "ZeroPadding1D",
+    "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D",
+    "UpSampling3D", "UnitNormalization", "Rescaling", "Add", "Subtract", "Multiply", "Average", "Maximum",
     "Minimum", "Concatenate", "Identity",
 )
 LAYERS = frozenset(COMPRESSED + FLOAT_LAYERS + PLAIN)
 MODELS = {"Functional": ("keras.src.models.functional", "keras", "keras.models"),
           "Sequential": ("keras", "keras.src.models.sequential", "keras.models")}
-# Modules whose classes a layer's config may name for its parts (initializers, regularizers, dtype policies)
-PARTS = ("keras.initializers", "keras.regularizers", "keras.constraints", "keras.activations", "keras")
-PART_CLASSES = frozenset({"DTypePolicy", "FloatDTypePolicy"})
+ACTIVATIONS = frozenset({  # keras.activations' own functions, by the names Keras serializes them with
+    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish",
+    "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu",
+    "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
+    "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink", "threshold"})
+DTYPES = frozenset({"float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"})
+POLICIES = frozenset({"DTypePolicy", "FloatDTypePolicy"})  # module "keras"; quantized policies are refused
 INTERNAL = frozenset({"__keras_tensor__", "__tuple__"})  # Keras's own markers inside a functional config
+TRAINING_ONLY = ("_initializer", "_regularizer", "_constraint")  # layer arguments a file does not carry
+TOP_KEYS = frozenset({"module", "class_name", "config", "registered_name", "build_config", "name"})
 MAX_CONFIG = 1 << 20  # inflated config bytes: about 40 times a 100-layer functional model's
-MAX_LAYERS = 1000
+MAX_LAYERS = 200  # layers, nested models included (a ResNet-50 has 177): a deferred build of 200 takes ~0.4 s
+MAX_CALLS = 1024  # inbound nodes: the calls between layers
+MAX_NESTED = 48  # layers of a nested Sequential, which Keras rebuilds after each one (quadratic time)
+
+
+def _strip(node):
+    """`node` (a parsed config) without any *_initializer, *_regularizer or *_constraint argument."""
+    if isinstance(node, list):
+        return [_strip(v) for v in node]
+    if isinstance(node, dict):
+        return {k: _strip(v) for k, v in node.items() if not k.endswith(TRAINING_ONLY)}
+    return node
 
 
 def supported(layer, custom_objects=None):
@@ -69,8 +96,10 @@ def _defaults(cls, config):
 
 def minify(serialized):
     """A model's serialized config (keras.saving.serialize_keras_object) without what Keras fills in
-    again: each layer's arguments left at their defaults, per-layer build configs, null registered
-    names. Keras deserializes the result into the same architecture."""
+    again or what the file does not carry: each layer's arguments left at their defaults (but its
+    data_format and dtype, whose defaults are the machine's settings), its initializers, regularizers
+    and constraints, per-layer build configs, the compile config, null registered names. Keras
+    deserializes the result into the same architecture."""
     def layer(entry):
         entry = {k: v for k, v in entry.items() if not (k == "registered_name" and v is None)}
         name = entry["class_name"]
@@ -84,16 +113,16 @@ def minify(serialized):
         entry.pop("build_config", None)
         defaults, required = _defaults(cls, entry["config"])
         entry["config"] = {k: v for k, v in entry["config"].items()
-                           if k in ("name",) or k in required or defaults.get(k, object()) != v}
+                           if k in ("name", "data_format", "dtype") or k in required or defaults.get(k, object()) != v}
         return entry
 
     def model(entry):
         entry = {k: v for k, v in entry.items() if k != "compile_config"}  # inference only: no loss, no optimizer
-        entry["config"] = {**entry["config"], "layers": [layer(e) for e in entry["config"]["layers"]]}
-        entry["config"] = {k: v for k, v in entry["config"].items() if k not in ("trainable", "dtype")}
+        entry["config"] = {k: v for k, v in entry["config"].items() if k != "trainable"}
+        entry["config"]["layers"] = [layer(e) for e in entry["config"]["layers"]]
         return entry
 
-    return model(serialized)
+    return _strip(model(serialized))
 
 
 def dump(model):
@@ -107,54 +136,83 @@ def deflate(config):
 
 
 def check(config, custom_objects=None):
-    """Refuse (FormatError) a parsed config that names a class outside LAYERS, MODELS and the Keras
-    parts, or in a module other than Keras's (unless the caller passed it in `custom_objects`), or
-    that holds more than MAX_LAYERS layers. Nothing is imported or built."""
+    """Refuse (FormatError, one line) a parsed config that Keras would turn into anything but the layers,
+    models, activations and dtype policies listed here or the caller's `custom_objects`: another class
+    or module, a registered name (Keras looks those up in its global registry), a string naming a
+    registered object, a top-level key Keras acts on, more than MAX_LAYERS layers or MAX_CALLS calls.
+    Nothing is imported or built."""
     custom = set(custom_objects or ())
-    layers = 0
-    stack = [config]
+    if set(config) - TOP_KEYS:
+        raise FormatError(f"config holds the top-level key '{sorted(set(config) - TOP_KEYS)[0]}', which a .dcz "
+                          "file may not hold")
+    layers = calls = 0
+    stack = [(config, None)]
     while stack:
-        node = stack.pop()
+        node, key = stack.pop()
         if isinstance(node, list):
-            stack.extend(node)
+            stack.extend((v, key) for v in node)
+            continue
+        if isinstance(node, str):
+            _check_string(node, key, custom)
             continue
         if not isinstance(node, dict):
             continue
-        stack.extend(node.values())
+        stack.extend((v, k) for k, v in node.items())
+        if isinstance(node.get("inbound_nodes"), list):
+            calls += len(node["inbound_nodes"])
         name = node.get("class_name")
         if name is None:
             continue
         module, registered = node.get("module"), node.get("registered_name")
-        if not isinstance(name, str) or not isinstance(module, (str, type(None))):
-            raise FormatError("config: a class_name or module that is not a string")
-        if name in custom or registered in custom:
+        if not all(isinstance(v, (str, type(None))) for v in (name, module, registered)):
+            raise FormatError("config: a class_name, module or registered_name that is not a string")
+        lookup = registered if registered is not None else name  # what Keras looks the class up by
+        if lookup in custom:
             layers += 1
-            continue
-        if registered not in (None, name):
+        elif registered not in (None, name):
             raise FormatError(f"config names the registered class '{registered}', which was not passed in "
                               "custom_objects")
-        if name in INTERNAL and module is None:
+        elif name in INTERNAL and module is None:
             continue
-        if name in MODELS:
-            ok = module in MODELS[name]
-        elif name in LAYERS:
-            ok, layers = module == "keras.layers", layers + 1
-        else:
-            ok = module in PARTS and (name in PART_CLASSES or module != "keras") and _is_keras_part(module, name)
-        if not ok:
+        elif not _builtin(name, module, node):
             where = f" from module '{module}'" if module else ""
             raise FormatError(f"config names the class '{name}'{where}, which a .dcz file may not hold "
                               "(pass it in custom_objects if you trust it)")
-        if layers > MAX_LAYERS:
-            raise FormatError(f"config holds more than {MAX_LAYERS} layers")
+        elif name in LAYERS or name in MODELS:
+            layers += 1
+            inner = node.get("config")
+            nested = inner.get("layers") if isinstance(inner, dict) else None
+            if name == "Sequential" and node is not config and isinstance(nested, list) and len(nested) > MAX_NESTED:
+                raise FormatError(f"config nests a Sequential of more than {MAX_NESTED} layers")
+        if layers > MAX_LAYERS or calls > MAX_CALLS:
+            break
+    if layers > MAX_LAYERS or calls > MAX_CALLS:
+        raise FormatError(f"config holds more than {MAX_LAYERS} layers or {MAX_CALLS} calls between them")
 
 
-def _is_keras_part(module, name):
-    """An initializer, regularizer, constraint or activation Keras itself defines under that module."""
-    if module == "keras":
-        return name in PART_CLASSES
-    namespace = getattr(keras, module.split(".")[1], None)
-    return inspect.isclass(getattr(namespace, name, None)) or callable(getattr(namespace, name, None))
+def _builtin(name, module, node):
+    """A model, layer, activation or dtype policy Keras itself defines, named by the module it serializes."""
+    if name in MODELS:
+        return module in MODELS[name]
+    if name in LAYERS:
+        return module == "keras.layers"
+    if name in POLICIES:
+        return module == "keras" and isinstance(node.get("config"), dict) and node["config"].get("name") in DTYPES
+    if module == "keras.activations":
+        return name in ACTIVATIONS or node.get("config") in ACTIVATIONS
+    return False
+
+
+def _check_string(value, key, custom):
+    """Strings Keras turns into objects: an activation or dtype must be a built-in one; a registered
+    name ('package>name', looked up in Keras's global registry) must be the caller's."""
+    if key == "activation" or (key or "").endswith("_activation"):
+        if value not in ACTIVATIONS and value not in custom:
+            raise FormatError(f"config names the activation '{value[:60]}', which is not one of Keras's own")
+    elif key == "dtype" and value not in DTYPES:
+        raise FormatError(f"config names the dtype '{value[:60]}'")
+    elif ">" in value and value not in custom:
+        raise FormatError(f"config names '{value[:60]}', a registered object not passed in custom_objects")
 
 
 def parse(raw, custom_objects=None):
@@ -174,8 +232,24 @@ def parse(raw, custom_objects=None):
         raise FormatError(f"config is not JSON ({type(e).__name__})") from None
     if not isinstance(config, dict) or config.get("class_name") not in MODELS:
         raise FormatError("config is not a Keras Sequential or functional model")
+    config = _strip(config)  # nothing a file holds is initialised, regularised or constrained
     check(config, custom_objects)
     return config
+
+
+def _deserialize(config, custom_objects):
+    """The model of a checked config. A Sequential is built from its layers at once: Keras's from_config
+    rebuilds it after each layer it adds."""
+    config = copy.deepcopy(config)  # Keras pops entries out of the config it reads
+    with keras.saving.custom_object_scope(custom_objects or {}):
+        if config["class_name"] != "Sequential":
+            return keras.saving.deserialize_keras_object(config, safe_mode=True)
+        inner = config["config"]
+        layers = [keras.saving.deserialize_keras_object(e, safe_mode=True) for e in inner.get("layers", [])]
+        model = keras.Sequential(layers, name=inner.get("name"))
+        if not model.built and isinstance(config.get("build_config"), dict):  # built without an Input layer
+            model.build_from_config(config["build_config"])
+        return model
 
 
 def build(config, shapes, custom_objects=None, max_params=None):
@@ -184,21 +258,22 @@ def build(config, shapes, custom_objects=None, max_params=None):
     when Keras cannot build it or its weights differ from the file's."""
     from keras.src.backend.common import global_state  # the deferred variables' list (no public API)
 
-    def deserialize():
-        # a copy each time: Keras pops entries out of the config it reads
-        return keras.saving.deserialize_keras_object(copy.deepcopy(config), custom_objects=custom_objects,
-                                                     safe_mode=True)
-
+    before = list(global_state.get_global_attribute("uninitialized_variables") or [])
     try:
         with keras.StatelessScope(initialize_variables=False):
-            try:
-                lazy = [tuple(int(d) for d in w.shape) for w in deserialize().weights]
-            except Exception as e:  # noqa: BLE001 - whatever a hostile config makes Keras raise
-                raise FormatError(f"config does not build: {type(e).__name__}: {str(e)[:200]}") from None
+            lazy = [tuple(int(d) for d in w.shape) for w in _deserialize(config, custom_objects).weights]
+    except Exception as e:  # noqa: BLE001 - whatever a hostile config makes Keras raise
+        raise FormatError(f"config does not build: {type(e).__name__}: {str(e)[:200]}") from None
     finally:
-        global_state.set_global_attribute("uninitialized_variables", [])  # never allocate them
+        global_state.set_global_attribute("uninitialized_variables", before)  # never allocate ours
     if max_params is not None and sum(map(math.prod, lazy)) > max_params:
         raise FormatError(f"config builds {sum(map(math.prod, lazy)):,} weights, above the limit of {max_params:,}")
-    if lazy != [tuple(s) for s in shapes]:
-        raise FormatError(f"config builds weights of shapes {lazy[:4]}..., the file holds {list(shapes)[:4]}...")
-    return deserialize()
+    shapes = [tuple(s) for s in shapes]
+    if lazy != shapes:
+        at = next((i for i, (a, b) in enumerate(zip(lazy, shapes)) if a != b), min(len(lazy), len(shapes)))
+        raise FormatError(f"config builds {len(lazy)} weight arrays, the file holds {len(shapes)}; array {at}: "
+                          f"{lazy[at] if at < len(lazy) else None} against {shapes[at] if at < len(shapes) else None}")
+    try:
+        return _deserialize(config, custom_objects)
+    except Exception as e:  # noqa: BLE001 - an initializer or shape the deferred build did not run
+        raise FormatError(f"config does not build: {type(e).__name__}: {str(e)[:200]}") from None

@@ -1,5 +1,8 @@
 """The deep-compressed file (.dcz): a pruned, weight-shared network, Huffman coded (Han et al. 2016, sec. 4).
 
+Two versions. Version 2 (DCZ2, encode2; docs/deep-compression.md) carries any Keras 3 model: its config
+(architecture.py) and every array's shape, then the three streams below. Version 1 (DCZ1, still read):
+
 Layout, little-endian:
     b"DCZ1"
     u8 n + n bytes    the network's name (e.g. cnn-8-16-16-32): the decoder rebuilds that network
@@ -160,12 +163,15 @@ def varint(n):
 
 
 def read_varint(blob, at):
-    """(value, next offset) of the LEB128 number at `at`: at most 5 bytes (32 bits)."""
+    """(value, next offset) of the LEB128 number at `at`: below 2**32, in its shortest encoding (at most
+    5 bytes, the fifth at most 0x0F, no last byte 0 after the first)."""
     n = 0
     for i in range(5):
         b = blob[at + i]
         n |= (b & 0x7F) << (7 * i)
         if not b & 0x80:
+            if (i and not b) or (i == 4 and b > 0x0F):
+                raise FormatError("a length field not in its shortest encoding, or of 2**32 or more")
             return n, at + i + 1
     raise FormatError("a length field longer than 5 bytes")
 
