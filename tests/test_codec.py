@@ -102,7 +102,7 @@ def test_encode_refuses_inconsistent_kernels(entry, message):
 
 # --- hostile files: every outcome is a decoded file or FormatError, in bounded time and memory ------------------
 
-# made by the project's own encoder (sharing.encode): an mlp-4 pruned to 99% and 50% zeros, 3 and 2 bits, float16
+# made by the project's version-1 encoder (before issue 31): an mlp-4 pruned to 99% and 50% zeros, 3 and 2 bits, float16
 FIXTURE = Path(__file__).parent / "data" / "mlp-4.dcz"
 FIXTURE_SHAPES = [(784, 4), (4,), (4, 10), (10,)]
 STREAMS = ("gaps", "indices", "floats")

@@ -220,9 +220,7 @@ def run(model, batches, loss, metric, recipe, floats="float16", seed=0, accuracy
     pruning.prune(model, batches(), sparsity, recipe.prune_epochs, recipe.learning_rate, recipe.batch_size, seed,
                   label, metric(), kernels=[k for _, k, _ in found], loss=loss)
     record["val_accuracy_pruned"] = score(model, "val")
-    shared = [sharing.SharedKernel(k, recipe.bits[kind]) for _, k, kind in found]
-    for s in shared:
-        s.assign()
+    shared = sharing.share([k for _, k, _ in found], [recipe.bits[kind] for _, _, kind in found])
     record["val_accuracy_kmeans"] = score(model, "val")
     if recipe.share_epochs:
         sharing.finetune(model, shared, batches(), loss, recipe.share_epochs, recipe.learning_rate, metric(), label)

@@ -14,16 +14,9 @@ import tensorflow as tf
 from scipy.cluster.vq import kmeans2
 
 from distill.compression import codec
-from distill.compression.config import CONV, DENSE, OUTPUT, parse_network
+from distill.compression.config import parse_network
 from distill.core.names import COSINE, HEAD, TEACHER, widths_problem
 from distill.training import loop, models
-
-
-def layer_kinds(model):
-    """The recipe's layer kind of each prunable kernel: conv, dense (hidden) or output (the last Dense)."""
-    layers = models.prunable_layers(model)
-    dense = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
-    return [CONV if i not in dense else OUTPUT if i == dense[-1] else DENSE for i in range(len(layers))]
 
 
 def codebook(values, bits):
@@ -67,10 +60,10 @@ class SharedKernel:
         return codec.Shared(self.shape, self.positions, self.indices, np.asarray(self.centroids))
 
 
-def share(model, bits):
-    """Replace each prunable kernel's kept weights by its k-means centroids; `bits` is one int per
-    prunable kernel. Returns the SharedKernels, already applied to the model."""
-    shared = [SharedKernel(k, b) for k, b in zip(models.prunable(model), bits)]
+def share(kernels, bits):
+    """Replace each kernel's kept weights by its k-means centroids; `bits` is one int per kernel.
+    Returns the SharedKernels, already applied to the model."""
+    shared = [SharedKernel(k, b) for k, b in zip(kernels, bits)]
     for s in shared:
         s.assign()
     return shared
@@ -126,13 +119,6 @@ def round_floats(model, shared, floats):
     for w in model.weights:
         if id(w) not in kernels:
             w.assign(np.asarray(w).astype(dtype).astype(np.float32))
-
-
-def encode(model, shared, network, floats):
-    """The .dcz bytes of a weight-shared `model` (its network name as recipe.network_name gives it)."""
-    by_kernel = {id(s.kernel): s for s in shared}
-    entries = [by_kernel[id(w)].entry() if id(w) in by_kernel else np.asarray(w) for w in model.weights]
-    return codec.encode(network, entries, floats)
 
 
 def build(network):
