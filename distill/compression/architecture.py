@@ -114,6 +114,9 @@ def minify(serialized):
         defaults, required = _defaults(cls, entry["config"])
         entry["config"] = {k: v for k, v in entry["config"].items()
                            if k in ("name", "data_format", "dtype") or k in required or defaults.get(k, object()) != v}
+        policy = entry["config"].get("dtype")
+        if isinstance(policy, dict) and policy.get("class_name") in POLICIES:  # its name says it all, and is short
+            entry["config"]["dtype"] = policy["config"]["name"]
         return entry
 
     def model(entry):
