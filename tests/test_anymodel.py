@@ -208,6 +208,9 @@ def _hostile(blob):
             [{"module": "keras.layers", "class_name": "ReLU", "config": {}}] * architecture.MAX_LAYERS))),
         ("a huge layer", edit(lambda c: layer(c)["config"].update(filters=200_000, padding="same"))),
         ("a huge dense layer", edit(lambda c: layer(c, -1)["config"].update(units=50_000_000))),
+        ("a huge activation, weights unchanged", edit(lambda c: c["config"]["layers"].__setitem__(slice(4, 4), [
+            {"module": "keras.layers", "class_name": "UpSampling2D", "config": {"size": [3000, 3000]}},
+            {"module": "keras.layers", "class_name": "MaxPooling2D", "config": {"pool_size": [3000, 3000]}}]))),
         ("not a model", _with_config(blob, {"class_name": "Dense", "module": "keras.layers", "config": {}})),
         ("deep nesting", _with_config(blob, b"[" * 100_000 + b"]" * 100_000)),
         ("not JSON", _with_config(blob, b"\xff\xfe not json")),

@@ -58,6 +58,7 @@ MAX_CONFIG = 1 << 20  # inflated config bytes: about 40 times a 100-layer functi
 MAX_LAYERS = 200  # layers, nested models included (a ResNet-50 has 177): a deferred build of 200 takes ~0.4 s
 MAX_CALLS = 1024  # inbound nodes: the calls between layers
 MAX_NESTED = 48  # layers of a nested Sequential, which Keras rebuilds after each one (quadratic time)
+MAX_ACTIVATION = 1 << 24  # values one layer outputs per example: 64 MiB of float32 (a ResNet-50's largest: 0.8M)
 
 
 def _strip(node):
@@ -255,6 +256,22 @@ def _deserialize(config, custom_objects):
         return model
 
 
+def _largest_output(model):
+    """The most values any layer of `model` (nested models included) outputs for one example, from the
+    symbolic shapes of a built model (unknown dimensions but the batch count as 1)."""
+    largest, stack = 0, [model]
+    while stack:
+        layer = stack.pop()
+        stack.extend(getattr(layer, "layers", []))
+        try:
+            outputs = keras.tree.flatten(layer.output)
+        except (AttributeError, ValueError):  # a layer never called symbolically has no output
+            continue
+        for t in outputs:
+            largest = max(largest, math.prod(int(d or 1) for d in t.shape[1:]))
+    return largest
+
+
 def build(config, shapes, custom_objects=None, max_params=None):
     """The model a checked config describes, its weights still as Keras initialised them, after its weight
     shapes were compared with `shapes` (the file's) on a deferred build that allocates nothing; FormatError
@@ -264,11 +281,16 @@ def build(config, shapes, custom_objects=None, max_params=None):
     before = list(global_state.get_global_attribute("uninitialized_variables") or [])
     try:
         with keras.StatelessScope(initialize_variables=False):
-            lazy = [tuple(int(d) for d in w.shape) for w in _deserialize(config, custom_objects).weights]
+            lazy_model = _deserialize(config, custom_objects)
+            lazy = [tuple(int(d) for d in w.shape) for w in lazy_model.weights]
+            largest = _largest_output(lazy_model)
     except Exception as e:  # noqa: BLE001 - whatever a hostile config makes Keras raise
         raise FormatError(f"config does not build: {type(e).__name__}: {str(e)[:200]}") from None
     finally:
         global_state.set_global_attribute("uninitialized_variables", before)  # never allocate ours
+    if largest > MAX_ACTIVATION:  # weights of the right shapes, but each prediction would allocate this much
+        raise FormatError(f"config has a layer output of {largest:,} values per example, above the limit of "
+                          f"{MAX_ACTIVATION:,}")
     if max_params is not None and sum(map(math.prod, lazy)) > max_params:
         raise FormatError(f"config builds {sum(map(math.prod, lazy)):,} weights, above the limit of {max_params:,}")
     shapes = [tuple(s) for s in shapes]
