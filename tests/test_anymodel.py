@@ -1,4 +1,5 @@
 """Deep Compression for any Keras 3 model: version-2 .dcz files that carry the architecture."""
+import hashlib
 import json
 import os
 import subprocess
@@ -177,7 +178,7 @@ def _with_config(blob, config):
 
 def _config(blob):
     h = codec.header(blob)
-    return json.loads(zlib.decompressobj(-15).decompress(h.config))
+    return json.loads(zlib.decompressobj(-15, zdict=architecture.ZDICT).decompress(h.config))
 
 
 def _hostile(blob):
@@ -366,6 +367,16 @@ def test_the_weights_read_without_keras(tmp_path):
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr
     assert codec.header(blob).shapes == [tuple(w.shape) for w in model.weights]
+
+
+def test_the_config_dictionary_is_frozen_and_pays():
+    """Its bytes are part of the format: a change would make every file written before unreadable."""
+    assert hashlib.sha256(architecture.ZDICT).hexdigest() == (
+        "36edeb3c5cfd299f08b88d025b4499e617667c95a09a3fa946a6b4b47d17da4c")
+    config = architecture.dump(_users())
+    plain = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+    assert len(architecture.deflate(config)) < 0.7 * len(plain.compress(config) + plain.flush())
+    assert architecture.parse(architecture.deflate(config)) == json.loads(config)  # inflated with it too
 
 
 def test_varints_round_trip():

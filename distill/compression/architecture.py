@@ -20,6 +20,7 @@ import inspect
 import json
 import math
 import zlib
+from pathlib import Path
 
 import keras
 
@@ -58,6 +59,10 @@ MAX_CONFIG = 1 << 20  # inflated config bytes: about 40 times a 100-layer functi
 MAX_LAYERS = 200  # layers, nested models included (a ResNet-50 has 177): a deferred build of 200 takes ~0.4 s
 MAX_CALLS = 1024  # inbound nodes: the calls between layers
 MAX_NESTED = 48  # layers of a nested Sequential, which Keras rebuilds after each one (quadratic time)
+# The config stream's preset DEFLATE dictionary: the minified configs of two small generic models (every
+# common layer, keys and Keras's own strings), made once with Keras 3.15 and frozen: its bytes are part of
+# the format (docs/deep-compression.md), so a change would make every file written before unreadable.
+ZDICT = (Path(__file__).parent / "config.zdict").read_bytes()
 MAX_ACTIVATION = 1 << 24  # values one layer outputs per example: 64 MiB of float32 (a ResNet-50's largest: 0.8M)
 
 
@@ -135,7 +140,8 @@ def dump(model):
 
 
 def deflate(config):
-    coder = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+    """Raw DEFLATE of config bytes, with ZDICT as its preset dictionary."""
+    coder = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=ZDICT)
     return coder.compress(config) + coder.flush()
 
 
@@ -221,7 +227,7 @@ def _check_string(value, key, custom):
 
 def parse(raw, custom_objects=None):
     """The checked config a file's deflated config bytes hold; FormatError for anything else."""
-    coder = zlib.decompressobj(-15)
+    coder = zlib.decompressobj(-15, zdict=ZDICT)
     try:
         text = coder.decompress(raw, MAX_CONFIG + 1)
     except zlib.error as e:
