@@ -19,6 +19,7 @@ Each tool's learning rate is chosen on validation; test accuracy is read for tha
 bench/tfmot.json and prints a Markdown table for docs/deep-compression.md.
 """
 import argparse
+import dataclasses
 import gzip
 import inspect
 import json
@@ -37,12 +38,12 @@ import numpy as np  # noqa: E402
 
 from distill import data  # noqa: E402
 from distill.compression import anymodel, tflite  # noqa: E402
-from distill.compression.config import CONV, DENSE, OUTPUT, PLAIN, Recipe  # noqa: E402
+from distill.compression.config import CONV, DENSE, OUTPUT  # noqa: E402
 from distill.training import loop, scores  # noqa: E402
 
-SPARSITY = {CONV: 0.6, DENSE: 0.98, OUTPUT: 0.7}
-BITS = {CONV: 6, DENSE: 5, OUTPUT: 5}  # 64 / 32 / 32 clusters
-PRUNE_EPOCHS, CLUSTER_EPOCHS, BATCH = 5, 2, 128
+RECIPE = anymodel.DEFAULT  # the teacher's recipe, for both tools
+SPARSITY, BITS = RECIPE.sparsity, RECIPE.bits  # 0.6 / 0.98 / 0.7; 64 / 32 / 32 clusters
+PRUNE_EPOCHS, CLUSTER_EPOCHS, BATCH = RECIPE.prune_epochs, RECIPE.share_epochs, RECIPE.batch_size
 
 
 def to_tf_keras(model):
@@ -107,8 +108,7 @@ def tfmot_run(model, splits, lr, epochs=(PRUNE_EPOCHS, CLUSTER_EPOCHS)):
 
 
 def ours_run(model, splits, lr, epochs=(PRUNE_EPOCHS, CLUSTER_EPOCHS)):
-    recipe = Recipe(sparsity=SPARSITY, bits=BITS, prune_epochs=epochs[0], share_epochs=epochs[1], learning_rate=lr,
-                    batch_size=BATCH, finetune_on=PLAIN)
+    recipe = dataclasses.replace(RECIPE, prune_epochs=epochs[0], share_epochs=epochs[1], learning_rate=lr)
     result = anymodel.compress(model, splits["train"], splits["val"], splits["test"], recipe, label="dcz")
     return len(result.blob), result.record["val_accuracy"], result.record["accuracy"]
 

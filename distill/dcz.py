@@ -73,22 +73,19 @@ def _run(args):
     from distill.compression import anymodel, codec
     from distill.core import files
 
-    def read(path):
-        try:
-            with open(path, "rb") as f:
-                return f.read(codec.MAX_FILE + 1)
-        except FileNotFoundError:
-            raise ValueError(f"{path}: not found") from None
     if args.command == "info":
-        blob = read(args.file)
-        h = codec.header(blob)
+        blob = anymodel.read(args.file)
+        try:
+            h, sizes = codec.header(blob), codec.sizes(blob)
+        except codec.FormatError as e:
+            raise codec.FormatError(f"{args.file}: {e}") from None
         arrays = h.shapes if h.version == 2 else [None] * len(h.bits)
-        print(json.dumps({"version": h.version, "network": h.network, "floats": h.floats, "sizes": codec.sizes(blob),
+        print(json.dumps({"version": h.version, "network": h.network, "floats": h.floats, "sizes": sizes,
                           "arrays": [{"shape": s, "bits": b, "kept": k} for s, b, k in zip(arrays, h.bits, h.nnz)]},
                          indent=1))
         return 0
     if args.command == "score":
-        model = anymodel.decode(read(args.file))
+        model = anymodel.load(args.file, anymodel.PROJECT_LAYERS)  # the project's own layers: its .dcz files too
         splits = anymodel.dataset(args.data, model.inputs[0].shape, args.validation)
         for split in ("val", "test"):
             if splits[split] is not None:

@@ -145,10 +145,10 @@ def test_a_callers_own_layer_travels_only_with_custom_objects():
 def test_recipe_and_model_problems_are_one_line_naming_the_setting():
     x, y = _data(64)
     bad = RECIPE.__class__(**{**RECIPE.__dict__, "sparsity": {CONV: 1.0, DENSE: 0.5, OUTPUT: 0.5}})
-    with pytest.raises(ValueError, match=r"^sparsity.conv: 1.0 is out of range$"):
+    with pytest.raises(ValueError, match=r"^recipe\.sparsity\.conv: must be <= 0\.999, got 1\.0$"):
         anymodel.compress(_mlp(), (x, y), recipe=bad)
     bad = RECIPE.__class__(**{**RECIPE.__dict__, "learning_rate": float("nan")})
-    with pytest.raises(ValueError, match="^learning_rate: nan"):
+    with pytest.raises(ValueError, match="^recipe.learning_rate: must be a finite number, got nan"):
         anymodel.compress(_mlp(), (x, y), recipe=bad)
     with pytest.raises(ValueError, match="^floats: 'float8'"):
         anymodel.compress(_mlp(), (x, y), recipe=RECIPE, floats="float8")
@@ -169,6 +169,20 @@ def _small_file():
     return model, anymodel.encode(model, [], "float16")  # every array as floats: no fine-tuning needed
 
 
+def _probe_files():
+    """Files of two models an edit of their config makes huge at prediction only: a shared UpSampling2D
+    (called twice), and one inside a nested model whose input size is unknown. Sizes of 1 here."""
+    i = keras.Input((12, 12, 1))
+    up, pool = keras.layers.UpSampling2D(1, name="up"), keras.layers.MaxPooling2D(1, name="pool")
+    h = pool(up(up(keras.layers.Conv2D(4, 3)(i))))
+    shared = keras.Model(i, keras.layers.Dense(10)(keras.layers.Flatten()(h)))
+    j = keras.Input((None, None, 4))
+    inner = keras.Model(j, keras.layers.MaxPooling2D(1, name="pool")(keras.layers.UpSampling2D(1, name="up")(j)))
+    h = inner(keras.layers.Conv2D(4, 3)(i))
+    nested = keras.Model(i, keras.layers.Dense(10)(keras.layers.Flatten()(h)))
+    return {"shared": anymodel.encode(shared, [], "float16"), "nested": anymodel.encode(nested, [], "float16")}
+
+
 def _with_config(blob, config):
     """`blob` with its config replaced by `config` (a dict, or raw bytes to deflate)."""
     h = codec.header(blob)
@@ -182,7 +196,8 @@ def _config(blob):
 
 
 def _hostile(blob):
-    """(what, bytes) of crafted files: classes from elsewhere, code, a huge model, bombs."""
+    """(what, the refusal it must give, bytes) of crafted files: classes from elsewhere, code, a huge model,
+    a huge activation, bombs."""
     base = _config(blob)
 
     def edit(fn):
@@ -193,35 +208,67 @@ def _hostile(blob):
     def layer(c, k=1):
         return c["config"]["layers"][k]
 
+    def resized(blob, sizes):
+        """`blob` with the size of each UpSampling2D and MaxPooling2D set, by layer name."""
+        c = json.loads(json.dumps(_config(blob)))
+        stack = [c]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                if node.get("config", {}).get("name") in sizes if isinstance(node.get("config"), dict) else False:
+                    key = "size" if node["class_name"] == "UpSampling2D" else "pool_size"
+                    node["config"][key] = [sizes[node["config"]["name"]]] * 2
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+        return _with_config(blob, c)
+
+    deep = {"class_name": "Sequential", "config": {"layers": [], "x": json.loads("[" * 600 + "]" * 600)}}
     out = [
-        ("a class from another module", edit(lambda c: layer(c).update(module="os", class_name="system"))),
-        ("a Lambda layer", edit(lambda c: layer(c).update(class_name="Lambda", config={
+        ("a class from another module", "class 'system' from module 'os'",
+         edit(lambda c: layer(c).update(module="os", class_name="system"))),
+        ("a Lambda layer", "class 'Lambda'", edit(lambda c: layer(c).update(class_name="Lambda", config={
             "function": {"class_name": "__lambda__", "config": {"code": "print(1)"}}}))),
-        ("a file-reading layer", edit(lambda c: layer(c).update(class_name="TFSMLayer"))),
-        ("an activation from elsewhere", edit(lambda c: layer(c)["config"].update(activation={
-            "module": "subprocess", "class_name": "Popen", "config": {}}))),
-        ("an activation registered elsewhere", edit(lambda c: layer(c)["config"].update(activation="lib>fn"))),
-        ("any registered name", edit(lambda c: layer(c)["config"].update(padding="lib>thing"))),
-        ("a registered class not passed", edit(lambda c: layer(c).update(registered_name="evil>Layer"))),
-        ("a quantized dtype", edit(lambda c: layer(c)["config"].update(dtype="int8_from_float32"))),
-        ("a compile config", edit(lambda c: c.update(compile_config={"optimizer": "adam", "loss": "mse"}))),
-        ("too many layers", edit(lambda c: c["config"]["layers"].extend(
+        ("a file-reading layer", "class 'TFSMLayer'", edit(lambda c: layer(c).update(class_name="TFSMLayer"))),
+        ("an activation from elsewhere", "class 'Popen' from module 'subprocess'",
+         edit(lambda c: layer(c)["config"].update(activation={"module": "subprocess", "class_name": "Popen",
+                                                              "config": {}}))),
+        ("an activation registered elsewhere", "activation 'lib>fn'",
+         edit(lambda c: layer(c)["config"].update(activation="lib>fn"))),
+        ("any registered name", "names 'lib>thing'", edit(lambda c: layer(c)["config"].update(padding="lib>thing"))),
+        ("a registered class not passed", "registered class 'evil>Layer'",
+         edit(lambda c: layer(c).update(registered_name="evil>Layer"))),
+        ("a quantized dtype", "dtype 'int8_from_float32'",
+         edit(lambda c: layer(c)["config"].update(dtype="int8_from_float32"))),
+        ("a compile config", "top-level key 'compile_config'",
+         edit(lambda c: c.update(compile_config={"optimizer": "adam", "loss": "mse"}))),
+        ("too many layers", "more than 200 layers", edit(lambda c: c["config"]["layers"].extend(
             [{"module": "keras.layers", "class_name": "ReLU", "config": {}}] * architecture.MAX_LAYERS))),
-        ("a huge layer", edit(lambda c: layer(c)["config"].update(filters=200_000, padding="same"))),
-        ("a huge dense layer", edit(lambda c: layer(c, -1)["config"].update(units=50_000_000))),
-        ("a huge activation, weights unchanged", edit(lambda c: c["config"]["layers"].__setitem__(slice(4, 4), [
-            {"module": "keras.layers", "class_name": "UpSampling2D", "config": {"size": [3000, 3000]}},
-            {"module": "keras.layers", "class_name": "MaxPooling2D", "config": {"pool_size": [3000, 3000]}}]))),
-        ("not a model", _with_config(blob, {"class_name": "Dense", "module": "keras.layers", "config": {}})),
-        ("deep nesting", _with_config(blob, b"[" * 100_000 + b"]" * 100_000)),
-        ("not JSON", _with_config(blob, b"\xff\xfe not json")),
-        ("a config past the limit", _with_config(blob, bytes(architecture.MAX_CONFIG + 10))),
+        ("a huge layer", "values per example", edit(lambda c: layer(c)["config"].update(filters=200_000,
+                                                                                           padding="same"))),
+        ("a huge dense layer", "weights, above the limit of 5,000,000",
+         edit(lambda c: layer(c, -1)["config"].update(units=10_000_000))),
+        ("a huge activation, weights unchanged", "layer output of 3,600,000,000 values",
+         edit(lambda c: c["config"]["layers"].__setitem__(slice(4, 4), [
+             {"module": "keras.layers", "class_name": "UpSampling2D", "config": {"size": [3000, 3000]}},
+             {"module": "keras.layers", "class_name": "MaxPooling2D", "config": {"pool_size": [3000, 3000]}}]))),
+        ("a huge activation at a shared layer's second call", "layer output of 40,000,000,000 values",
+         resized(_probe_files()["shared"], {"up": 100, "pool": 10_000})),
+        ("a huge activation inside a nested model of unknown input size", "values per example",
+         resized(_probe_files()["nested"], {"up": 3000, "pool": 3000})),
+        ("not a model", "not a Keras Sequential or functional model",
+         _with_config(blob, {"class_name": "Dense", "module": "keras.layers", "config": {}})),
+        ("deep nesting", "not JSON (RecursionError)", _with_config(blob, b"[" * 100_000 + b"]" * 100_000)),
+        ("nesting JSON takes, too deep to check", "nested too deeply", _with_config(blob, deep)),
+        ("not JSON", "not JSON", _with_config(blob, b"\xff\xfe not json")),
+        ("a config past the limit", "inflates past", _with_config(blob, bytes(architecture.MAX_CONFIG + 10))),
     ]
     h, coder = codec.header(blob), zlib.compressobj(1, zlib.DEFLATED, -15)
     bomb = coder.compress(b" " * (64 << 20)) + coder.flush()  # 64 MiB of spaces in about 64 KiB
     rest = blob[5 + len(codec.varint(len(h.config))) + len(h.config):]
-    out.append(("a config stream inflating past the limit", blob[:5] + codec.varint(len(bomb)) + bomb + rest))
-    out.append(("a floats stream inflating past its arrays", _with_streams2(blob, 2, test_codec.bomb())))
+    out.append(("a config stream inflating past the limit", "inflates past",
+                blob[:5] + codec.varint(len(bomb)) + bomb + rest))
+    out.append(("a floats stream inflating past its arrays", "floats", _with_streams2(blob, 2, test_codec.bomb())))
     return out
 
 
@@ -263,15 +310,15 @@ def test_hostile_configs_are_refused_quickly_with_little_memory(tmp_path):
     _, blob = _small_file()
     (tmp_path / "good.dcz").write_bytes(blob)
     cases = _hostile(blob)
-    for k, (_, crafted) in enumerate(cases):
+    for k, (_, _, crafted) in enumerate(cases):
         (tmp_path / f"{k}.dcz").write_bytes(crafted)
-    (tmp_path / "cases.json").write_text(json.dumps([what for what, _ in cases]))
+    (tmp_path / "cases.json").write_text(json.dumps([what for what, _, _ in cases]))
     r = subprocess.run([sys.executable, "-c", HOSTILE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout.strip().splitlines()[-1])
-    for what, outcome, seconds in report["cases"]:
-        assert outcome.startswith("FormatError"), f"{what}: {outcome}"
+    for (what, outcome, seconds), (_, why, _) in zip(report["cases"], cases):
+        assert outcome.startswith("FormatError") and why in outcome, f"{what}: {outcome}"
         assert seconds < 1, f"{what}: {seconds:.2f} s"
     assert report["grown_mib"] < 64, report
 
@@ -339,7 +386,8 @@ def test_labels_outside_the_models_outputs_are_refused():
 def test_random_mutations_decode_or_are_refused_quickly():
     _, blob = _small_file()
     anymodel.decode(blob)  # Keras's first build is slower than the others
-    outcomes = fuzz(anymodel.decode, [*_mutations(blob, np.random.default_rng(0), 300, fields={}), *_hostile(blob)])
+    outcomes = fuzz(anymodel.decode, [*_mutations(blob, np.random.default_rng(0), 300, fields={}),
+                                      *((what, crafted) for what, _, crafted in _hostile(blob))])
     assert outcomes["decoded"] and outcomes["FormatError"] > 150, outcomes
 
 
@@ -347,7 +395,29 @@ def test_version_1_files_still_decode():
     blob = FIXTURE.read_bytes()
     assert codec.header(blob).version == 1
     model = anymodel.decode(blob)
-    assert model.count_params() > 0
+    want = codec.decode(blob, test_codec.FIXTURE_SHAPES)
+    assert len(model.get_weights()) == len(want)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), want))
+
+
+def test_an_embedding_model_with_integer_inputs_round_trips():
+    """An int32 input (token ids) and float layers that are not the image kind: carried as any other."""
+    i = keras.Input((6,), dtype="int32")
+    h = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(50, 8)(i))
+    model = keras.Model(i, keras.layers.Dense(3)(keras.layers.Dense(12, activation="relu")(h)))
+    assert anymodel.refusal(model) is None
+    blob = anymodel.encode(model, [], "float32")
+    x = np.random.default_rng(0).integers(0, 50, (16, 6)).astype(np.int32)
+    assert np.array_equal(anymodel.decode(blob).predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_model_the_decoder_would_refuse_is_refused_before_training():
+    """The decoder's deferred build runs first: a layer output past MAX_ACTIVATION stops compress at once."""
+    big = keras.Sequential([keras.Input((12, 12, 1)), keras.layers.UpSampling2D(400, name="big"),
+                            keras.layers.MaxPooling2D(400), keras.layers.Flatten(), keras.layers.Dense(10)],
+                           name="wide")
+    with pytest.raises(ValueError, match=r"^model 'wide': config has a layer output of 23,040,000 values"):
+        anymodel.compress(big, _data(64), recipe=RECIPE)
 
 
 def test_the_weights_read_without_keras(tmp_path):
@@ -382,8 +452,9 @@ def test_the_config_dictionary_is_frozen_and_pays():
 def test_varints_round_trip():
     for n in (0, 1, 127, 128, 300, 2 ** 21, 2 ** 32 - 1):
         assert codec.read_varint(codec.varint(n) + b"\x00", 0) == (n, len(codec.varint(n)))
-    with pytest.raises(codec.FormatError):
-        codec.read_varint(b"\xff" * 6, 0)
+    for bad in (b"\xff" * 6, b"\x80\x00", b"\x80\x80\x80\x80\x10", b"\x80"):  # long, not shortest, >= 2**32, cut
+        with pytest.raises(codec.FormatError):
+            codec.read_varint(bad, 0)
 
 
 # --- the command line -------------------------------------------------------------------------------
@@ -404,6 +475,11 @@ def test_the_command_line_compresses_scores_and_describes(tmp_path, capsys):
     assert "test accuracy" in capsys.readouterr().out
     assert dcz.main(["info", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["version"] == 2
+    (tmp_path / "bad.dcz").write_bytes(out.read_bytes()[:-3])
+    for command, path in (("info", tmp_path / "none.dcz"), ("score", tmp_path / "bad.dcz")):
+        assert dcz.main([command, str(path), *args][:2 if command == "info" else None]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"dcz: {path}: ") and len(err.strip().splitlines()) == 1, err
     missing = str(tmp_path / "x.npz")
     assert dcz.main(["compress", str(tmp_path / "m.keras"), str(tmp_path / "n.dcz"), "--data", missing]) == 1
     assert "x.npz: not a readable .npz file" in capsys.readouterr().err

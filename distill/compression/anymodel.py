@@ -11,6 +11,7 @@ Kernels of Dense, Conv2D, DepthwiseConv2D and SeparableConv2D layers are pruned 
 as floats. The recipe's defaults are the teacher's, chosen on validation (docs/deep-compression.md).
 The command line: `python -m distill.dcz` (compress, score, info).
 """
+import dataclasses
 import json
 import math
 import time
@@ -20,12 +21,15 @@ import keras
 import numpy as np
 
 from distill.compression import architecture, codec, pruning, sharing
-from distill.compression.config import CONV, DENSE, FLOAT_STORAGE, LAYER_KINDS, MAX_BITS, OUTPUT, PLAIN, Recipe
-from distill.training import loop
+from distill.compression.config import CONV, DENSE, FLOAT_STORAGE, OUTPUT, PLAIN, Recipe
+from distill.training import loop, models
 
 # The teacher's recipe (study/params.yaml deep_compress.teacher_recipe), chosen on validation
 DEFAULT = Recipe(sparsity={CONV: 0.6, DENSE: 0.98, OUTPUT: 0.7}, bits={CONV: 6, DENSE: 5, OUTPUT: 5},
                  prune_epochs=5, share_epochs=2, learning_rate=0.0005, batch_size=128, finetune_on=PLAIN)
+
+# The project's own layer classes (registered as distill>Name): a .dcz file of its networks names them
+PROJECT_LAYERS = {f"distill>{cls.__name__}": cls for cls in (models.BatchNorm, models.SampleNorm)}
 
 
 def _layers(model):
@@ -78,6 +82,7 @@ def refusal(model, custom_objects=None):
     config = architecture.dump(model)
     try:
         architecture.check(json.loads(config), custom_objects)
+        architecture.probe(json.loads(config), custom_objects)  # the decoder's deferred build and its bounds
     except codec.FormatError as e:
         return f"model '{model.name}': {e}"
     weights, arrays = model.count_params(), len(model.weights)
@@ -110,12 +115,22 @@ def decode(blob, custom_objects=None):
     return model
 
 
-def load(path, custom_objects=None):
-    """The Keras model in the .dcz file at `path` (decode); codec.FormatError naming the file otherwise."""
-    with open(path, "rb") as f:
-        blob = f.read(codec.MAX_FILE + 1)
+def read(path):
+    """The bytes of the .dcz file at `path`, read only up to codec.MAX_FILE; codec.FormatError naming the
+    file when it is larger or missing."""
+    try:
+        with open(path, "rb") as f:
+            blob = f.read(codec.MAX_FILE + 1)
+    except FileNotFoundError:
+        raise codec.FormatError(f"{path}: not found") from None
     if len(blob) > codec.MAX_FILE:
         raise codec.FormatError(f"{path}: larger than {codec.MAX_FILE:,} bytes, more than any .dcz file holds")
+    return blob
+
+
+def load(path, custom_objects=None):
+    """The Keras model in the .dcz file at `path` (decode); codec.FormatError naming the file otherwise."""
+    blob = read(path)
     try:
         return decode(blob, custom_objects)
     except codec.FormatError as e:
@@ -144,21 +159,14 @@ def _loss(model, loss):
 
 
 def check_recipe(recipe, floats):
-    """One line naming the first bad setting, or None (a Recipe from params.yaml is checked there)."""
-    for what, values, ok in (("sparsity", recipe.sparsity, lambda v: 0 <= v < 1),
-                             ("bits", recipe.bits, lambda v: isinstance(v, int) and 1 <= v <= MAX_BITS)):
-        if set(values) != set(LAYER_KINDS):
-            return f"{what}: needs exactly the layer kinds {', '.join(LAYER_KINDS)}"
-        for kind, v in values.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not ok(v):
-                return f"{what}.{kind}: {v!r} is out of range"
-    for key in ("prune_epochs", "share_epochs", "batch_size"):
-        v = getattr(recipe, key)
-        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "batch_size" else 0):
-            return f"{key}: {v!r} must be a whole number, at least {1 if key == 'batch_size' else 0}"
-    lr = recipe.learning_rate
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        return f"learning_rate: {lr!r} must be a positive number"
+    """One line naming the first bad setting, or None: the params schema of Recipe (config.py), so a
+    recipe passed in code is held to what params.yaml's is."""
+    from distill.core import params
+
+    try:
+        params.config(Recipe)(dataclasses.asdict(recipe), "recipe", "anymodel")
+    except params.ParamsError as e:
+        return str(e).removeprefix("anymodel: ")
     if floats not in FLOAT_STORAGE:
         return f"floats: {floats!r} is not one of {', '.join(FLOAT_STORAGE)}"
     return None

@@ -50,7 +50,8 @@ ACTIVATIONS = frozenset({  # keras.activations' own functions, by the names Kera
     "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu",
     "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
     "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink", "threshold"})
-DTYPES = frozenset({"float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"})
+DTYPES = frozenset({"float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16",  # a layer's
+                    "int8", "int16", "int32", "int64", "uint8", "uint16", "bool"})  # or an input's (an Embedding's ids)
 POLICIES = frozenset({"DTypePolicy", "FloatDTypePolicy"})  # module "keras"; quantized policies are refused
 INTERNAL = frozenset({"__keras_tensor__", "__tuple__"})  # Keras's own markers inside a functional config
 TRAINING_ONLY = ("_initializer", "_regularizer", "_constraint")  # layer arguments a file does not carry
@@ -64,6 +65,7 @@ MAX_NESTED = 48  # layers of a nested Sequential, which Keras rebuilds after eac
 # the format (docs/deep-compression.md), so a change would make every file written before unreadable.
 ZDICT = (Path(__file__).parent / "config.zdict").read_bytes()
 MAX_ACTIVATION = 1 << 24  # values one layer outputs per example: 64 MiB of float32 (a ResNet-50's largest: 0.8M)
+PROBE_SIZE = 64  # an input dimension the config leaves unknown, taken as this when outputs are measured
 
 
 def _strip(node):
@@ -242,7 +244,10 @@ def parse(raw, custom_objects=None):
         raise FormatError(f"config is not JSON ({type(e).__name__})") from None
     if not isinstance(config, dict) or config.get("class_name") not in MODELS:
         raise FormatError("config is not a Keras Sequential or functional model")
-    config = _strip(config)  # nothing a file holds is initialised, regularised or constrained
+    try:
+        config = _strip(config)  # nothing a file holds is initialised, regularised or constrained
+    except RecursionError:  # JSON nested almost as deep as the parser takes
+        raise FormatError("config is nested too deeply") from None
     check(config, custom_objects)
     return config
 
@@ -263,32 +268,33 @@ def _deserialize(config, custom_objects):
 
 
 def _largest_output(model):
-    """The most values any layer of `model` (nested models included) outputs for one example, from the
-    symbolic shapes of a built model (unknown dimensions but the batch count as 1)."""
+    """The most values any layer of `model` (nested models included) outputs for one example, at any of
+    its calls. The model is called once more on inputs of known shape (an unknown dimension taken as
+    PROBE_SIZE), so that every layer records a call whose output shape is known."""
+    inputs = [keras.Input(batch_shape=(1, *(d or PROBE_SIZE for d in t.shape[1:])), dtype=t.dtype)
+              for t in model.inputs]
+    model(inputs[0] if len(inputs) == 1 else inputs)  # symbolic: shapes only
     largest, stack = 0, [model]
     while stack:
         layer = stack.pop()
         stack.extend(getattr(layer, "layers", []))
-        try:
-            outputs = keras.tree.flatten(layer.output)
-        except (AttributeError, ValueError):  # a layer never called symbolically has no output
-            continue
-        for t in outputs:
-            largest = max(largest, math.prod(int(d or 1) for d in t.shape[1:]))
+        for node in layer._inbound_nodes:  # every call of the layer (no public API lists them)
+            for t in node.output_tensors:
+                largest = max(largest, math.prod(int(d or 1) for d in t.shape[1:]))
     return largest
 
 
-def build(config, shapes, custom_objects=None, max_params=None):
-    """The model a checked config describes, its weights still as Keras initialised them, after its weight
-    shapes were compared with `shapes` (the file's) on a deferred build that allocates nothing; FormatError
-    when Keras cannot build it or its weights differ from the file's."""
+def probe(config, custom_objects=None):
+    """The weight shapes of the model a checked config describes, from a deferred build that allocates
+    nothing; FormatError when Keras cannot build it or a layer outputs more than MAX_ACTIVATION values
+    per example."""
     from keras.src.backend.common import global_state  # the deferred variables' list (no public API)
 
     before = list(global_state.get_global_attribute("uninitialized_variables") or [])
     try:
         with keras.StatelessScope(initialize_variables=False):
             lazy_model = _deserialize(config, custom_objects)
-            lazy = [tuple(int(d) for d in w.shape) for w in lazy_model.weights]
+            shapes = [tuple(int(d) for d in w.shape) for w in lazy_model.weights]
             largest = _largest_output(lazy_model)
     except Exception as e:  # noqa: BLE001 - whatever a hostile config makes Keras raise
         raise FormatError(f"config does not build: {type(e).__name__}: {str(e)[:200]}") from None
@@ -297,6 +303,14 @@ def build(config, shapes, custom_objects=None, max_params=None):
     if largest > MAX_ACTIVATION:  # weights of the right shapes, but each prediction would allocate this much
         raise FormatError(f"config has a layer output of {largest:,} values per example, above the limit of "
                           f"{MAX_ACTIVATION:,}")
+    return shapes
+
+
+def build(config, shapes, custom_objects=None, max_params=None):
+    """The model a checked config describes, its weights still as Keras initialised them, after its weight
+    shapes were compared with `shapes` (the file's) on a deferred build that allocates nothing (probe);
+    FormatError when Keras cannot build it or its weights differ from the file's."""
+    lazy = probe(config, custom_objects)
     if max_params is not None and sum(map(math.prod, lazy)) > max_params:
         raise FormatError(f"config builds {sum(map(math.prod, lazy)):,} weights, above the limit of {max_params:,}")
     shapes = [tuple(s) for s in shapes]

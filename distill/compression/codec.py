@@ -18,8 +18,9 @@ Layout, little-endian:
       floats          per shared kernel its codebook, per other array its values
 
 The decoder takes files from elsewhere: before it allocates anything it bounds what the header asks
-for by MAX_PARAMS and MAX_ARRAYS, and each stream's inflated length by what the network's arrays need,
-so that any bytes decode or raise FormatError, in time and memory proportional to those limits.
+for by MAX_PARAMS and MAX_ARRAYS (version 2: MAX_ARRAYS2), and each stream's inflated length by what
+the network's arrays need, so that any bytes decode or raise FormatError, in time and memory
+proportional to those limits.
 
 numpy and the standard library only: the format does not need TensorFlow.
 """
@@ -35,6 +36,7 @@ MAGIC2 = b"DCZ2"  # version 2: the network's Keras config and every array's shap
 VERSIONS = {MAGIC: 1, MAGIC2: 2}
 FLOATS = {"float16": ("<f2", 0), "float32": ("<f4", 1)}  # storage name -> (dtype, code)
 SKIP = 255  # a gap byte that means "255 zeros, no weight yet"
+MAX_BITS = 8  # codebook indices are coded as bytes: at most 2**8 centroids
 # What a file may hold, so that a decoder never allocates more than a few times this many floats: weights in
 # all (over four times the teacher's 1,199,882, the largest network here), and weight arrays (the families
 # here have at most 42, a cnn of eight widths; 128 leaves a sep up to 28 repeats)
@@ -137,7 +139,7 @@ def _streams(entries, dtype):
     gap_bytes, index_bytes, float_bytes = bytearray(), bytearray(), bytearray()
     for e in entries:
         if isinstance(e, Shared):
-            if len(e.codebook) not in [2 ** b for b in range(1, 9)]:
+            if len(e.codebook) not in [2 ** b for b in range(1, MAX_BITS + 1)]:
                 raise ValueError(f"a codebook holds 2 to 256 centroids (a power of 2), got {len(e.codebook)}")
             if len(e.indices) != len(e.positions) or (len(e.indices) and int(np.max(e.indices)) >= len(e.codebook)):
                 raise ValueError("every kept weight needs one index into its codebook")
@@ -167,6 +169,8 @@ def read_varint(blob, at):
     5 bytes, the fifth at most 0x0F, no last byte 0 after the first)."""
     n = 0
     for i in range(5):
+        if at + i >= len(blob):
+            raise FormatError("file ends inside a varint")
         b = blob[at + i]
         n |= (b & 0x7F) << (7 * i)
         if not b & 0x80:
@@ -239,8 +243,8 @@ def header(blob):
     at += 12
     if at + sum(streams) != len(blob):
         raise FormatError(f"{len(blob)} bytes, the header announces {at + sum(streams)}")
-    if any(b > 8 for b in bits):
-        raise FormatError("codebook bits above 8")
+    if any(b > MAX_BITS for b in bits):
+        raise FormatError(f"codebook bits above {MAX_BITS}")
     if sum(nnz) > MAX_PARAMS:
         raise FormatError(f"{sum(nnz):,} kept weights, above the limit of {MAX_PARAMS:,} weights")
     return Header(network, floats, bits, nnz, streams, at)
@@ -271,7 +275,7 @@ def _header2(blob):
             b, at, k = blob[at], at + 1, 0
             if b:
                 k, at = read_varint(blob, at)
-                if b > 8 or k > math.prod(shape):
+                if b > MAX_BITS or k > math.prod(shape):
                     raise FormatError(f"an array of {math.prod(shape)} weights with {k} kept at {b} bits")
             shapes.append(tuple(shape))
             bits.append(b)

@@ -7,6 +7,7 @@ network a file decodes into is named without the loss (`teacher`, `cnn-8-16-16-3
 """
 from dataclasses import dataclass
 
+from distill.compression.codec import MAX_BITS  # the format's limit is a recipe's too
 from distill.core import names
 from distill.core import params as P
 
@@ -14,7 +15,6 @@ from distill.core import params as P
 # and the last Dense (the logits), which is small and which every class's score passes through
 LAYER_KINDS = CONV, DENSE, OUTPUT = ("conv", "dense", "output")
 FLOAT_STORAGE = ("float16", "float32")  # how biases, BatchNorm and codebooks are stored in the file
-MAX_BITS = 8  # codebook indices are coded as bytes
 # what the fine-tunings run on: the plain training images, or what the subject trained on (the cached views
 # when it trained with `augment`, else the plain images); chosen on validation per recipe (docs/deep-compression.md)
 FINETUNE_ON = PLAIN, TRAINED = ("plain", "trained")

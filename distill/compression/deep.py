@@ -25,9 +25,6 @@ from distill.core import files, names, paths
 from distill.data import views
 from distill.training import loop, losses, models, provenance, scores, students
 
-# The project's own layer classes (registered as distill>Name): a .dcz file of its networks names them
-PROJECT_LAYERS = {f"distill>{cls.__name__}": cls for cls in (models.BatchNorm, models.SampleNorm)}
-
 
 def compress(name, cfg):
     """Deep-compress `name` (the teacher or a grid point) as `cfg` (a DeepCompressConfig) says; write
@@ -80,10 +77,10 @@ def compress(name, cfg):
             label = f"deep_compress {name}" + ("" if seed is None else f" seed {seed}")
             start = time.time()
             result = anymodel.run(model, examples, loss, metric, recipe, cfg.floats, cfg.seed, accuracy,
-                                  PROJECT_LAYERS, label)
+                                  anymodel.PROJECT_LAYERS, label)
             file = tmp / (f"{network}.dcz" if seed is None else f"{paths.SEED_PREFIX}{seed}.dcz")
             files.write_bytes(file, result.blob)
-            decoded = anymodel.decode(files.read_bytes(file), PROJECT_LAYERS)  # what a user loads
+            decoded = anymodel.decode(files.read_bytes(file), anymodel.PROJECT_LAYERS)  # what a user loads
             if not all(np.array_equal(a, b) for a, b in zip(result.model.get_weights(), decoded.get_weights())):
                 raise Error(f"{file}: decodes into other weights than were encoded (a codec bug)")
             r = result.record
