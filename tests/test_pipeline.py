@@ -21,6 +21,7 @@ import yaml
 from conftest import ROOT, make_dataset, shrink_upstream
 
 from distill import fanout as fan
+from distill.compression import codec
 from distill.core import names, paths
 
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
@@ -241,7 +242,7 @@ def test_adding_a_sweep_point_trains_only_that_point(project):
     assert deep["seeds"] == [0, 1] and [p["seed"] for p in deep["per_seed"]] == [0, 1]
     for run in deep["per_seed"]:
         dcz = project.path / paths.deep_dir(MLP_KD) / f"seed-{run['seed']}.dcz"
-        assert dcz.stat().st_size == run["bytes"] == run["sizes"]["total"] and dcz.read_bytes()[:4] == b"DCZ1"
+        assert dcz.stat().st_size == run["bytes"] == run["sizes"]["total"] and dcz.read_bytes()[:4] == codec.MAGIC2
     assert 0 <= deep["accuracy"] <= 1 and deep["bytes"] == max(p["bytes"] for p in deep["per_seed"])
     assert not (project.path / paths.deep_dir(names.TEACHER)).exists()  # `teacher: false`: the study's
     assert [g["met"] in (True, False) for g in summary["deep_goals"]] == [True]  # the file goal only
