@@ -38,7 +38,6 @@ import numpy as np  # noqa: E402
 
 from distill import data  # noqa: E402
 from distill.compression import anymodel, tflite  # noqa: E402
-from distill.compression.config import CONV, DENSE, OUTPUT  # noqa: E402
 from distill.training import loop, scores  # noqa: E402
 
 RECIPE = anymodel.DEFAULT  # the teacher's recipe, for both tools
@@ -61,13 +60,6 @@ def to_tf_keras(model):
     return rebuilt
 
 
-def kinds(model):
-    """The recipe's kind of each Conv2D and Dense layer of a tf_keras model (the last Dense: output)."""
-    dense = [layer.name for layer in model.layers if type(layer).__name__ == "Dense"]
-    return {layer.name: CONV if type(layer).__name__ == "Conv2D" else OUTPUT if layer.name == dense[-1] else DENSE
-            for layer in model.layers if type(layer).__name__ in ("Conv2D", "Dense")}
-
-
 def tfmot_run(model, splits, lr, epochs=(PRUNE_EPOCHS, CLUSTER_EPOCHS)):
     """TFMOT's pruning then clustering on a tf_keras copy of `model`: (tflite bytes gzipped, val, test)."""
     import tensorflow as tf
@@ -75,7 +67,7 @@ def tfmot_run(model, splits, lr, epochs=(PRUNE_EPOCHS, CLUSTER_EPOCHS)):
     import tf_keras
     base, (x, y) = to_tf_keras(model), splits["train"]
     steps = int(np.ceil(len(x) / BATCH)) * epochs[0]
-    kind = kinds(base)
+    kind = {layer.name: k for layer, _, k in anymodel.kernels(model)}  # to_tf_keras keeps the layer names
     loss = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def prune(layer):
