@@ -85,13 +85,15 @@ def _run(args):
                          indent=1))
         return 0
     if args.command == "score":
+        from distill.training import loop, scores
+
         model = anymodel.load(args.file, anymodel.PROJECT_LAYERS)  # the project's own layers: its .dcz files too
         splits = anymodel.dataset(args.data, model.inputs[0].shape, args.validation)
         for split in ("val", "test"):
             if splits[split] is not None:
                 x, y = splits[split]
-                acc = float((model.predict(x, batch_size=1000, verbose=0).argmax(-1) == y).mean())
-                print(f"{args.file}: {split} accuracy {acc:.4f} ({len(y):,} examples)")
+                print(f"{args.file}: {split} accuracy {scores.accuracy(loop.predict(model, x), y):.4f} "
+                      f"({len(y):,} examples)")
         return 0
     if not Path(args.model).is_file():
         raise ValueError(f"{args.model}: not found")
@@ -103,11 +105,9 @@ def _run(args):
     recipe = dataclasses.replace(anymodel.DEFAULT, sparsity=args.sparsity, bits=args.bits,
                                  prune_epochs=args.prune_epochs, share_epochs=args.share_epochs,
                                  learning_rate=args.learning_rate, batch_size=args.batch_size)
-    if problem := anymodel.refusal(model) or anymodel.check_recipe(recipe, args.floats):
-        raise ValueError(problem)
-    splits = anymodel.dataset(args.data, model.inputs[0].shape, args.validation)
-    result = anymodel.compress(model, splits["train"], splits["val"], splits["test"], recipe, args.floats, args.seed,
-                               label=Path(args.out).stem)
+    # the model and recipe are checked before the data is read
+    result = anymodel.compress(model, args.data, recipe=recipe, floats=args.floats, seed=args.seed,
+                               label=Path(args.out).stem, held_out=args.validation)
     files.write_bytes(args.out, result.blob)
     if args.record:
         files.write_json(args.record, result.record)

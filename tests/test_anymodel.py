@@ -486,3 +486,30 @@ def test_the_command_line_compresses_scores_and_describes(tmp_path, capsys):
     assert not (tmp_path / "n.dcz").exists()
     with pytest.raises(SystemExit):
         dcz.main(["compress", "m.keras", "o.dcz", "--data", "mnist", "--sparsity", "conv=0.5"])
+
+
+def test_files_past_their_bounds_are_refused_naming_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(codec, "MAX_FILE", 100)
+    (tmp_path / "big.dcz").write_bytes(b"DCZ2" + bytes(200))
+    with pytest.raises(codec.FormatError, match=r"big\.dcz: larger than 100 bytes"):
+        anymodel.read(tmp_path / "big.dcz")
+    with pytest.raises(codec.FormatError, match=r"none\.dcz: not found"):
+        anymodel.read(tmp_path / "none.dcz")
+    import gzip
+    monkeypatch.setattr(anymodel, "MAX_DATA_BYTES", 1000)
+    for name in anymodel.IDX_NAMES["train"]:  # 2,000 zero bytes that gzip to a few dozen
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(bytes(2000)))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: larger than 1,000 bytes inflated"):
+        anymodel.dataset(str(tmp_path), (None, 28, 28, 1))
+
+
+def test_a_data_source_is_read_only_after_the_model_and_recipe_are_checked(tmp_path):
+    x, y = _data(200)
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y)
+    with pytest.raises(ValueError, match="bits.conv"):  # the recipe first: the missing file is never opened
+        anymodel.compress(_mlp(), str(tmp_path / "none.npz"),
+                          recipe=Recipe(**{**RECIPE.__dict__, "bits": {CONV: 0, DENSE: 4, OUTPUT: 3}}))
+    with pytest.raises(ValueError, match="a data source brings its own"):
+        anymodel.compress(_mlp(), str(tmp_path / "d.npz"), validation=(x, y), recipe=RECIPE)
+    result = anymodel.compress(_mlp(), tmp_path / "d.npz", recipe=RECIPE, held_out=40)
+    assert result.record["val_accuracy"] is not None and result.record["accuracy"] is None

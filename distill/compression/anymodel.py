@@ -3,6 +3,7 @@ carries the model's architecture, and load it back into a runnable Keras model.
 
     from distill.compression import anymodel
     result = anymodel.compress(model, (x_train, y_train), validation=(x_val, y_val))
+    result = anymodel.compress(model, "mnist")             # or a data source: mnist, an .npz, IDX files
     open("model.dcz", "wb").write(result.blob)
     model = anymodel.load("model.dcz")                     # a Keras model, no project code needed to build it
 
@@ -14,6 +15,7 @@ The command line: `python -m distill.dcz` (compress, score, info).
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +24,7 @@ import numpy as np
 
 from distill.compression import architecture, codec, pruning, sharing
 from distill.compression.config import CONV, DENSE, FLOAT_STORAGE, OUTPUT, PLAIN, Recipe
-from distill.training import loop, models
+from distill.training import loop, models, scores
 
 # The teacher's recipe (study/params.yaml deep_compress.teacher_recipe), chosen on validation
 DEFAULT = Recipe(sparsity={CONV: 0.6, DENSE: 0.98, OUTPUT: 0.7}, bits={CONV: 6, DENSE: 5, OUTPUT: 5},
@@ -115,17 +117,25 @@ def decode(blob, custom_objects=None):
     return model
 
 
+def _bounded(path, most, opener=open, what="bytes"):
+    """The bytes of the file at `path` (through `opener`), read only up to `most`; ValueError naming the
+    file when it holds more."""
+    with opener(path, "rb") as f:
+        raw = f.read(most + 1)
+    if len(raw) > most:
+        raise ValueError(f"{path}: larger than {most:,} {what}")
+    return raw
+
+
 def read(path):
     """The bytes of the .dcz file at `path`, read only up to codec.MAX_FILE; codec.FormatError naming the
     file when it is larger or missing."""
     try:
-        with open(path, "rb") as f:
-            blob = f.read(codec.MAX_FILE + 1)
+        return _bounded(path, codec.MAX_FILE, what="bytes, more than any .dcz file holds")
     except FileNotFoundError:
         raise codec.FormatError(f"{path}: not found") from None
-    if len(blob) > codec.MAX_FILE:
-        raise codec.FormatError(f"{path}: larger than {codec.MAX_FILE:,} bytes, more than any .dcz file holds")
-    return blob
+    except ValueError as e:
+        raise codec.FormatError(str(e)) from None
 
 
 def load(path, custom_objects=None):
@@ -173,13 +183,21 @@ def check_recipe(recipe, floats):
 
 
 def compress(model, train, validation=None, test=None, recipe=DEFAULT, floats="float16", seed=0, loss=None,
-             custom_objects=None, label="dcz"):
+             custom_objects=None, label="dcz", held_out=5000):
     """Deep-compress a copy of `model` (Sequential or functional, its layers in architecture.LAYERS or
     `custom_objects`) on `train` = (x, y) (y: class indices), with `loss` (default: _loss); `validation`
-    and `test` = (x, y) are scored after each step (validation) and once at the end (test). The caller's
-    model stays as it was. Returns a Result (run); ValueError naming the layer or setting it cannot take."""
+    and `test` = (x, y) are scored after each step (validation) and once at the end (test). `train` may
+    instead name a data source (dataset: 'mnist', an .npz file, a folder of IDX files), read only once
+    the model and recipe are checked, its validation split `held_out` training examples when it has
+    none. The caller's model stays as it was. Returns a Result (run); ValueError naming the layer,
+    setting or file it cannot take."""
     if problem := refusal(model, custom_objects) or check_recipe(recipe, floats):
         raise ValueError(problem)
+    if isinstance(train, (str, os.PathLike)):
+        if validation is not None or test is not None:
+            raise ValueError("validation, test: a data source brings its own; pass (x, y) pairs for all three instead")
+        splits = dataset(train, model.inputs[0].shape, held_out)
+        train, validation, test = splits["train"], splits["val"], splits["test"]
     classes = model.outputs[0].shape[-1]
     for split, given in (("train", train), ("validation", validation), ("test", test)):
         labels = None if given is None else np.asarray(given[1])
@@ -194,7 +212,7 @@ def compress(model, train, validation=None, test=None, recipe=DEFAULT, floats="f
         if splits[split] is None:
             return None
         x, y = splits[split]
-        return round(float(np.mean(np.argmax(loop.predict(network, x), -1) == np.asarray(y))), 6)
+        return round(scores.accuracy(loop.predict(network, x), np.asarray(y)), 6)
 
     def batches():
         return loop.Batches(train[0], np.asarray(train[1]), recipe.batch_size, seed=seed)
@@ -280,7 +298,8 @@ def _npz(path):
 
 
 def _idx(folder):
-    """x_train, y_train, x_test, y_test from the four MNIST-named IDX files in `folder` (plain or .gz)."""
+    """x_train, y_train, x_test, y_test from the four MNIST-named IDX files in `folder` (plain or .gz).
+    Not data.from_folder: that one checks the project's pinned SHA-256, which a user's files lack."""
     import gzip
     from pathlib import Path
 
@@ -293,12 +312,8 @@ def _idx(folder):
                 if split == "test":
                     continue
                 raise ValueError(f"{folder}: holds neither {name} nor {name}.gz")
-            opener = gzip.open if found.suffix == ".gz" else open
             try:
-                with opener(found, "rb") as f:
-                    raw = f.read(MAX_DATA_BYTES + 1)
-                if len(raw) > MAX_DATA_BYTES:
-                    raise ValueError(f"{found}: inflates past {MAX_DATA_BYTES:,} bytes")
+                raw = _bounded(found, MAX_DATA_BYTES, gzip.open if found.suffix == ".gz" else open, "bytes inflated")
                 out[f"{xy}_{split}"] = parse_idx(raw, str(found))
             except (OSError, EOFError, DataError) as e:
                 raise ValueError(str(e) if isinstance(e, DataError) else f"{found}: unreadable ({e})") from None
