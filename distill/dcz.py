@@ -14,7 +14,7 @@ import sys
 from distill.compression.config import FLOAT_STORAGE, LAYER_KINDS
 
 
-def _kinds(text, cast):
+def parse_kinds(text, cast):
     """'conv=0.6,dense=0.98,output=0.7' -> {kind: value}; every kind once."""
     out = {}
     for part in text.split(","):
@@ -44,8 +44,9 @@ def main(argv=None):
         p.add_argument("--validation", type=int, default=5000,
                        help="training examples held out when the data has no x_val")
     kinds = ",".join(f"{k}={v}" for k, v in DEFAULT.sparsity.items())
-    c.add_argument("--sparsity", type=lambda t: _kinds(t, float), default=DEFAULT.sparsity, help=f"default {kinds}")
-    c.add_argument("--bits", type=lambda t: _kinds(t, int), default=DEFAULT.bits,
+    c.add_argument("--sparsity", type=lambda t: parse_kinds(t, float), default=DEFAULT.sparsity,
+                   help=f"default {kinds}")
+    c.add_argument("--bits", type=lambda t: parse_kinds(t, int), default=DEFAULT.bits,
                    help="codebook bits per kind, default " + ",".join(f"{k}={v}" for k, v in DEFAULT.bits.items()))
     c.add_argument("--prune-epochs", type=int, default=DEFAULT.prune_epochs)
     c.add_argument("--share-epochs", type=int, default=DEFAULT.share_epochs)

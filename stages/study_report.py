@@ -7,12 +7,14 @@ deep_compress.teacher and .students; reads metrics/networks/<network>.json of ev
 one is an error, a stale one of a network no longer on the grid is left out), the full records of the
 teacher (data/teacher.json), of its .tflite files (data/compressed/teacher.json) and of every listed
 student's .dcz files (data/deep_compressed/<name>/record.json), and the exploration trials
-(metrics/tuning.json, which bench/tune.py --study appends to). Writes
+(metrics/tuning.json, which bench/tune.py --study appends to) and the Deep Compression recipe trials
+(metrics/deep_compress_tuning.json, from bench/tune_dcz.py --study). Writes
 metrics/summary.json, metrics/report.md and metrics/plots/ (frontier.png, kd_gain.png,
 accuracy_vs_bytes.png, frontier.csv), all git-tracked and none a DVC metric: the root's
 `dvc metrics show` stays the default pipeline's.
 """
 
+from distill.compression.config import TUNING as DCZ_TUNING
 from distill.compression.config import DeepCompressConfig
 from distill.core import names, paths
 from distill.core import params as P
@@ -51,7 +53,8 @@ def main():
         plots.accuracy_vs_bytes(rows, cfg.file_target, paths.plot("accuracy_vs_bytes.png"))
     files.write_json(paths.SUMMARY, summary)
     with files.atomic_path(paths.REPORT) as tmp:
-        tmp.write_text(SR.report(summary, networks, rows, deep, files.read_json(S.TUNING)))
+        tmp.write_text(SR.report(summary, networks, rows, deep, files.read_json(S.TUNING),
+                                 files.read_json(DCZ_TUNING)))
     goals = summary["goals"]
     print("study_report: " + "; ".join(
         f"<= {b['params']:,} params: {b['student']} {b['accuracy']:.4f} ({'met' if b['met'] else 'not met'})"

@@ -166,6 +166,24 @@ def test_second_repro_runs_nothing(project):
     assert project.dvc("status").stdout.strip().endswith("Data and pipelines are up to date.")
 
 
+def test_a_recipe_trial_repeats_what_the_stage_measured_on_validation(project, tmp_path):
+    """bench/tune_dcz.py with nothing changed runs the deep_compress stage's recipe: each seed's file bytes
+    and validation accuracy as the stage measured them, test never scored, nothing in the project written."""
+    out = tmp_path / "trials.json"
+    tune = [sys.executable, str(ROOT / "bench" / "tune_dcz.py"), MLP_KD, "--seeds", "0,1", "--out", str(out)]
+    project.run(*tune)
+    project.run(*tune, "--share-epochs", "0")
+    same, changed = json.loads(out.read_text())
+    deep = json.loads((project.path / paths.deep_full_record(MLP_KD)).read_text())
+    assert same["changed"] == {} and same["seeds"] == [0, 1] and changed["changed"] == {"share_epochs": 0}
+    assert same["bytes"] == [r["bytes"] for r in deep["per_seed"]]
+    assert same["val_accuracy"] == [r["val_accuracy"] for r in deep["per_seed"]]
+    assert "accuracy" not in same and changed["recipe"]["share_epochs"] == 0
+    r = project.run(*tune[:3], "--sparsity", "conv=0.5,dense=2,output=0.5", check=False)
+    assert r.returncode != 0 and "recipe.sparsity.dense: must be <= 0.999, got 2" in r.stderr, r.stderr
+    assert project.run("git", "status", "--porcelain").stdout == ""
+
+
 def test_a_fresh_clone_reproduces_the_committed_run_and_leaves_git_clean(project, tmp_path):
     """What a newcomer does: clone, `dvc repro` from an empty cache. Every stage reruns, and since no output
     DVC hashes or git tracks holds a clock, dvc.lock and every tracked result come out as committed."""

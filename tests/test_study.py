@@ -204,8 +204,9 @@ def test_study_stage_outs_are_the_paths_its_module_names(stage):
 def test_every_study_data_dep_is_another_study_stages_output():
     """...or the exploration trials, which bench/tune.py --study appends to (git-tracked, read by the report)."""
     produced = {os.path.normpath(f"study/{o}") for _, _, outs, *_ in STAGES.values() for o in outs}
-    produced.add(f"study/{S.TUNING}")
-    assert isinstance(json.loads((STUDY / S.TUNING).read_text()), list)
+    produced |= {f"study/{S.TUNING}", f"study/{recipe.TUNING}"}
+    for trials in (S.TUNING, recipe.TUNING):
+        assert isinstance(json.loads((STUDY / trials).read_text()), list)
     for stage, (_, deps, *_) in STAGES.items():
         for d in deps:
             if d.split("/")[0] not in ("distill", "stages"):
@@ -336,6 +337,13 @@ def test_the_report_takes_gathered_networks(tmp_path):
     text = SR.report(summary, nets)
     assert "## Every seed" in text and "| sep-2-4-1-kd-e3 | 300 | 1 |" in text and "**met**" in text
     assert "| sep-2-4-1 | 300 | kd | 1 | +0.50 |" in text and "| sep-4-8-2 | 900 | hard | 3 |" in text
+    trial = {"name": "sep-2-4-1-hard-e3", "changed": {"share_epochs": 2}, "seeds": [0, 1], "bytes": [1400, 1450],
+             "val_accuracy_before": [0.96, 0.97], "val_accuracy_pruned": [0.95, 0.96],
+             "val_accuracy_kmeans": [0.94, 0.95], "val_accuracy": [0.955, 0.965], "val_accuracy_mean": 0.96,
+             "seconds": 61.0}
+    text = SR.report(summary, nets, recipe_trials=[trial])
+    row = "| sep-2-4-1-hard-e3 | share_epochs=2 | 2 | 1,450 | 0.9650 | 0.9550 | 0.9450 | 0.9600 | 0.9550, 0.9650 | 61 |"
+    assert "## Every Deep Compression recipe trial" in text and row in text
     SR.kd_gain_plot(summary["kd_gain"], goal, tmp_path / "kd_gain.png")
     SR.gain_curve_plot(summary["gain_curve"], goal, tmp_path / "gain_curve.png")
     for name in ("kd_gain.png", "gain_curve.png"):
@@ -426,7 +434,7 @@ def shrunk(tmp_path_factory):
     for rel in filter(None, listed):
         src = ROOT / rel
         results = rel.startswith(("study/data/", "study/metrics/")) and not rel.endswith(".gitignore")
-        inputs = rel == f"study/{S.TUNING}"  # the exploration trials: an input the report lists, not an output
+        inputs = rel in (f"study/{S.TUNING}", f"study/{recipe.TUNING}")  # trials: inputs the report lists, not outputs
         if src.is_file() and (inputs or not results) and rel != "study/dvc.lock":
             (path / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, path / rel)

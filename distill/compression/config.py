@@ -8,7 +8,7 @@ network a file decodes into is named without the loss (`teacher`, `cnn-8-16-16-3
 from dataclasses import dataclass
 
 from distill.compression.codec import MAX_BITS  # the format's limit is a recipe's too
-from distill.core import names
+from distill.core import names, paths
 from distill.core import params as P
 
 # the layer kinds a recipe sets sparsity and codebook bits for: Conv2D kernels, hidden Dense kernels,
@@ -18,6 +18,8 @@ FLOAT_STORAGE = ("float16", "float32")  # how biases, BatchNorm and codebooks ar
 # what the fine-tunings run on: the plain training images, or what the subject trained on (the cached views
 # when it trained with `augment`, else the plain images); chosen on validation per recipe (docs/deep-compression.md)
 FINETUNE_ON = PLAIN, TRAINED = ("plain", "trained")
+# the recipe trials on validation (bench/tune_dcz.py appends; the study's report lists them), per pipeline
+TUNING = f"{paths.METRICS}/deep_compress_tuning.json"
 
 @dataclass(frozen=True)
 class Recipe:

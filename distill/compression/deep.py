@@ -14,6 +14,7 @@ For each model:
 """
 import sys
 import time
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -26,12 +27,26 @@ from distill.data import views
 from distill.training import loop, losses, models, provenance, scores, students
 
 
-def compress(name, cfg):
-    """Deep-compress `name` (the teacher or a grid point) as `cfg` (a DeepCompressConfig) says; write
-    its .dcz files and full record under data/deep_compressed/<name>/, the record's headline keys at
-    metrics/deep_compress/<name>.json. Returns the record and the seconds each model took."""
-    recipe = cfg.recipe(name)
-    loop.set_determinism(cfg.seed)  # before loading: a loaded Dropout layer draws its seed then
+@dataclass
+class Setup:
+    """What compressing one subject needs: its models (seed None for the teacher), the fine-tuning
+    loss and metric, fresh fine-tuning batches, and the plain images of each split to score on."""
+
+    subjects: list
+    loss: object
+    metric: object
+    examples: object
+    splits: dict
+
+    def accuracy(self, model, split):
+        x, y = self.splits[split]
+        return round(scores.accuracy(loop.predict(model, x), y), 6)
+
+
+def setup(name, recipe, seed, seeds=None):
+    """The Setup of `name` (the teacher or a student, its `seeds` or all) under `recipe`; `seed` orders
+    the fine-tuning batches and draws dropout."""
+    loop.set_determinism(seed)  # before loading: a loaded Dropout layer draws its seed then
     mnist = data.load()
     splits = {s: (data.images(mnist[f"x_{s}"]), mnist[f"y_{s}"]) for s in data.SPLITS}
     if name == names.TEACHER:
@@ -41,10 +56,13 @@ def compress(name, cfg):
         def metric():
             return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     else:
-        seeds = paths.student_seeds(name)
-        if not seeds:
+        found = paths.student_seeds(name)
+        if not found:
             raise files.InputError(f"{paths.student_dir(name)}: no trained student '{name}' "
                                    "(deep_compress.students names grid points, e.g. cnn-8-16-16-32-kd)")
+        if missing := sorted(set(seeds or ()) - set(found)):
+            raise files.InputError(f"{paths.student_dir(name)}: no seed {', '.join(map(str, missing))} "
+                                   f"(trained: {', '.join(map(str, found))})")
         logits = files.load_npy(paths.teacher_outputs(data.TRAIN, "logits"))
         if logits.shape != (len(mnist["y_train"]), data.NUM_CLASSES):
             raise files.InputError(f"{paths.teacher_outputs(data.TRAIN, 'logits')}: holds {logits.shape}, expected "
@@ -52,23 +70,44 @@ def compress(name, cfg):
         targets = losses.pack_targets(mnist["y_train"], logits)
         teacher = files.load_model(paths.TEACHER_MODEL) if name.startswith(names.HEAD) else None
         subjects = []
-        for seed in seeds:
-            student = files.load_model(paths.student_model(name, seed))
+        for s in seeds or found:
+            student = files.load_model(paths.student_model(name, s))
             loss = student.loss
-            subjects.append((seed, models.deployable(student.name, student, teacher)))
+            subjects.append((s, models.deployable(student.name, student, teacher)))
         metric = losses.LabelAccuracy
-    teacher_bytes = len(tflite.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32)))  # the reference
     on_views = trained_views(name, mnist) if recipe.finetune_on == TRAINED else None
 
     def examples():
         """Fine-tuning batches, fresh for each phase so that each starts from the same order."""
         if on_views is None:
-            return loop.Batches(mnist["x_train"], targets, recipe.batch_size, seed=cfg.seed, transform=data.images)
-        return on_views(recipe.batch_size, cfg.seed)
+            return loop.Batches(mnist["x_train"], targets, recipe.batch_size, seed=seed, transform=data.images)
+        return on_views(recipe.batch_size, seed)
 
-    def accuracy(model, split):
-        x, y = splits[split]
-        return round(scores.accuracy(loop.predict(model, x), y), 6)
+    return Setup(subjects, loss, metric, examples, splits)
+
+
+def trial(name, recipe, floats, seed, seeds=None):
+    """`name` through all of Deep Compression under `recipe`, scored on validation only (a recipe is
+    chosen on it), writing nothing: per seed, the record anymodel.run gives."""
+    s = setup(name, recipe, seed, seeds)
+    records = []
+    for subject_seed, model in s.subjects:
+        label = f"trial {name}" + ("" if subject_seed is None else f" seed {subject_seed}")
+        result = anymodel.run(model, s.examples, s.loss, s.metric, recipe, floats, seed,
+                              lambda m, split: s.accuracy(m, split) if split == data.VAL else None,
+                              anymodel.PROJECT_LAYERS, label)
+        records.append({"seed": subject_seed, **result.record})
+    return records
+
+
+def compress(name, cfg):
+    """Deep-compress `name` (the teacher or a grid point) as `cfg` (a DeepCompressConfig) says; write
+    its .dcz files and full record under data/deep_compressed/<name>/, the record's headline keys at
+    metrics/deep_compress/<name>.json. Returns the record and the seconds each model took."""
+    recipe = cfg.recipe(name)
+    s = setup(name, recipe, cfg.seed)
+    subjects, loss, metric, examples, accuracy = s.subjects, s.loss, s.metric, s.examples, s.accuracy
+    teacher_bytes = len(tflite.read_tflite(paths.tflite(names.TEACHER, names.FLOAT32)))  # the reference
 
     network = network_name(name)
     runs, seconds, folder = [], {}, paths.deep_dir(name)

@@ -4,6 +4,8 @@ The tables and the goals are report.py's (the same columns as the default pipeli
 is the study's own: the summary's shape, the per-seed table, and the plot of each network's
 distillation gain. Only stages/study_report.py runs this.
 """
+import numpy as np
+
 from distill.core.names import HARD
 from distill.results import plots
 from distill.results import report as R
@@ -127,8 +129,23 @@ def seeds_table(records):
     return "\n".join(lines)
 
 
-def report(summary, networks, rows=(), deep=(), tuning=()):
-    """The study's Markdown page; `tuning`: the exploration trials (metrics/tuning.json, bench/tune.py --study)."""
+def recipe_trials_table(trials):
+    """Markdown: each Deep Compression recipe trial (bench/tune_dcz.py rows): subject, what changed from
+    the section's recipe, the largest seed's bytes, validation after each step (mean over seeds)."""
+    lines = ["| subject | changed | seeds | bytes (largest) | validation before | pruned | k-means | decoded (mean) | "
+             "decoded per seed | seconds |", "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for r in trials:
+        changed = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(the section's recipe)"
+        steps = [f"{np.mean(r[k]):.4f}" for k in ("val_accuracy_before", "val_accuracy_pruned", "val_accuracy_kmeans")]
+        lines.append(f"| {r['name']} | {changed} | {len(r['seeds'])} | {max(r['bytes']):,} | {' | '.join(steps)} | "
+                     f"{r['val_accuracy_mean']:.4f} | {', '.join(f'{a:.4f}' for a in r['val_accuracy'])} | "
+                     f"{r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def report(summary, networks, rows=(), deep=(), tuning=(), recipe_trials=()):
+    """The study's Markdown page; `tuning`: the exploration trials (metrics/tuning.json, bench/tune.py --study);
+    `recipe_trials`: the Deep Compression recipe trials (metrics/deep_compress_tuning.json, bench/tune_dcz.py)."""
     s = summary
     records, _ = records_of(networks)
     t = s["teacher"]
@@ -181,6 +198,12 @@ def report(summary, networks, rows=(), deep=(), tuning=()):
                    f"{b['x_smaller']:,.0f}x smaller than the teacher's float32 file, test accuracy {b['accuracy']:.4f}."
                    if b else f"No .dcz file reaches {s['file_target']}."), "",
                   R.artifacts_table(rows), "", R.deep_table(deep), ""]
+    if recipe_trials:
+        lines += ["## Every Deep Compression recipe trial (bench/tune_dcz.py --study; "
+                  "metrics/deep_compress_tuning.json)", "",
+                  "Each recipe through prune, share, Huffman and decode on the listed seeds, scored on validation "
+                  "only: they chose `deep_compress`'s recipes. `changed` is what the trial varied from the recipe "
+                  "of its day.", "", recipe_trials_table(recipe_trials), ""]
     if tuning:
         lines += ["## Every exploration trial (bench/tune.py --study; metrics/tuning.json)", "",
                   "Short trials, one or two seeds, scored on validation only: they chose each family's recipe (the "
