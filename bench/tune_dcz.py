@@ -12,6 +12,8 @@ deep_compress section's recipe for it (teacher_recipe or student_recipe), it run
 of the values given (each repeatable or comma-separated option one recipe field) on each seed, as
 the deep_compress stage does (distill/compression/deep.py), and prints and appends to --out each
 variant's file bytes and validation accuracy after each step. Test images are never scored here.
+Seeds that begin the trained ones (0; 0,1; all) repeat the stage's numbers exactly; any other list
+loads the models in another order, so their Dropout layers draw other seeds.
 Default --out: metrics/deep_compress_tuning.json of the pipeline (with --study, study's), which the
 study's report lists whole.
 """
@@ -46,7 +48,8 @@ def main():
         ap.add_argument(f"--{key}", action="append", type=parse, default=[], metavar="conv=A,dense=B,output=C")
     for key in LISTS:
         ap.add_argument(f"--{key.replace('_', '-')}", default="", metavar="V1,V2")
-    ap.add_argument("--seeds", default="0", help="comma-separated seeds of the subject (default: 0)")
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds of the subject (default: 0); the first k "
+                                                 "trained ones repeat the stage exactly")
     ap.add_argument("--out", help=f"(default: {TUNING}, under study/ with --study)")
     args = ap.parse_args()
     from distill.compression import anymodel
