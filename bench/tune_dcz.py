@@ -27,17 +27,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: `python bench/tune_dcz.py`
-from bench.tune import append, parse_value  # noqa: E402
+from bench.tune import STUDY, append, parse_value  # noqa: E402
 from distill.compression.config import TUNING, DeepCompressConfig  # noqa: E402
 from distill.core import params as P  # noqa: E402
 from distill.core.stage import run  # noqa: E402
 from distill.dcz import parse_kinds  # noqa: E402
 
-STUDY = ROOT / "study"
 # repeatable options, one value per recipe; then comma-separated ones
 GRID = {"sparsity": lambda t: parse_kinds(t, float), "bits": lambda t: parse_kinds(t, int)}
 LISTS = ("prune_epochs", "share_epochs", "learning_rate", "batch_size")
-STEPS = ("val_accuracy_before", "val_accuracy_pruned", "val_accuracy_kmeans")
 
 
 def main():
@@ -72,6 +70,7 @@ def main():
         raise SystemExit(f"tune_dcz: error: {e}") from None
 
     from distill.compression import deep
+    from distill.results.study_report import RECIPE_TRIAL_STEPS  # the report reads what each row holds
 
     out = Path(args.out or TUNING)
     for recipe in recipes:
@@ -80,7 +79,7 @@ def main():
         val = [r["val_accuracy"] for r in records]
         row = {"name": args.subject, "recipe": dataclasses.asdict(recipe), "floats": cfg.floats,
                "changed": {k: getattr(recipe, k) for k in settings}, "seeds": [r["seed"] for r in records],
-               "bytes": [r["bytes"] for r in records], **{k: [r[k] for r in records] for k in STEPS},
+               "bytes": [r["bytes"] for r in records], **{k: [r[k] for r in records] for k in RECIPE_TRIAL_STEPS},
                "val_accuracy": val,
                "val_accuracy_mean": round(sum(val) / len(val), 6), "seconds": round(time.time() - start, 1)}
         print(f"{args.subject} {row['changed']}: {max(row['bytes']):,} bytes (largest), validation decoded "

@@ -129,6 +129,10 @@ def seeds_table(records):
     return "\n".join(lines)
 
 
+# the validation accuracy after each step of a recipe trial (bench/tune_dcz.py writes them, per seed)
+RECIPE_TRIAL_STEPS = ("val_accuracy_before", "val_accuracy_pruned", "val_accuracy_kmeans")
+
+
 def recipe_trials_table(trials):
     """Markdown: each Deep Compression recipe trial (bench/tune_dcz.py rows): subject, what changed from
     the section's recipe, the largest seed's bytes, validation after each step (mean over seeds)."""
@@ -136,7 +140,7 @@ def recipe_trials_table(trials):
              "decoded per seed | seconds |", "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in trials:
         changed = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(the section's recipe)"
-        steps = [f"{np.mean(r[k]):.4f}" for k in ("val_accuracy_before", "val_accuracy_pruned", "val_accuracy_kmeans")]
+        steps = [f"{np.mean(r[k]):.4f}" for k in RECIPE_TRIAL_STEPS]
         lines.append(f"| {r['name']} | {changed} | {len(r['seeds'])} | {max(r['bytes']):,} | {' | '.join(steps)} | "
                      f"{r['val_accuracy_mean']:.4f} | {', '.join(f'{a:.4f}' for a in r['val_accuracy'])} | "
                      f"{r['seconds']:.0f} |")
